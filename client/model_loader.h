@@ -1,0 +1,21 @@
+// Loads a model directory for the CLI commands: spec, checkpoint and fp32 weights.
+#pragma once
+
+#include <filesystem>
+
+#include "absl/status/statusor.h"
+#include "core/io/checkpoint.h"
+#include "core/model/model_spec.h"
+#include "core/model/model_weights.h"
+
+namespace quench::cli {
+
+struct LoadedModel {
+  ModelSpec spec;
+  Checkpoint checkpoint;
+  ModelWeights weights;
+};
+
+absl::StatusOr<LoadedModel> LoadModel(const std::filesystem::path& model_dir);
+
+}  // namespace quench::cli

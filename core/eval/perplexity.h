@@ -1,0 +1,35 @@
+// Perplexity of a model on token sequences: every position predicts the next token of its own
+// sequence; NLLs are summed in sequence order in double precision.
+#pragma once
+
+#include <functional>
+
+#include "absl/status/statusor.h"
+#include "core/data/token_dataset.h"
+#include "core/model/forward.h"
+
+namespace quench {
+
+struct PerplexityOptions {
+  int64_t batch_tokens = 8192;  // tokens forwarded together (whole sequences)
+  int64_t logits_rows = 512;    // rows of logits materialised at once (bounds memory)
+  // Called after each batch with (sequences done, total).
+  std::function<void(int64_t, int64_t)> progress;
+};
+
+struct PerplexityResult {
+  double nll_sum = 0.0;
+  int64_t predicted_tokens = 0;
+  int64_t sequences = 0;
+  double perplexity() const;
+  double mean_nll() const;
+};
+
+// -log softmax(logits)[target], computed in double.
+double NegativeLogLikelihood(const float* logits, int64_t vocab, TokenId target);
+
+absl::StatusOr<PerplexityResult> EvaluatePerplexity(const Transformer& model,
+                                                    const TokenSequences& sequences,
+                                                    const PerplexityOptions& options = {});
+
+}  // namespace quench

@@ -1,0 +1,219 @@
+#include "core/model/forward.h"
+
+#include <cmath>
+#include <cstring>
+#include <numbers>
+
+#include "absl/strings/str_cat.h"
+#include "core/util/check.h"
+
+namespace quench {
+namespace {
+
+kernels::ActivationKind ToKernelActivation(Activation activation) {
+  switch (activation) {
+    case Activation::kSilu: return kernels::ActivationKind::kSilu;
+    case Activation::kRelu: return kernels::ActivationKind::kRelu;
+    case Activation::kGelu: return kernels::ActivationKind::kGelu;
+    case Activation::kGeluTanh: return kernels::ActivationKind::kGeluTanh;
+  }
+  return kernels::ActivationKind::kSilu;
+}
+
+const float* DataOrNull(const Tensor& tensor) {
+  return tensor.empty() ? nullptr : tensor.data<float>();
+}
+
+}  // namespace
+
+std::vector<float> RotaryInverseFrequencies(const ModelSpec& spec) {
+  const int64_t half = spec.head_dim / 2;
+  std::vector<float> inv_freq(half);
+  const RopeScaling& scaling = spec.rope_scaling;
+  for (int64_t i = 0; i < half; ++i) {
+    double frequency =
+        1.0 / std::pow(spec.rope_theta, static_cast<double>(2 * i) / static_cast<double>(spec.head_dim));
+    if (scaling.kind == RopeScalingKind::kLinear) {
+      frequency /= scaling.factor;
+    } else if (scaling.kind == RopeScalingKind::kLlama3) {
+      // Llama 3.1: long wavelengths are slowed by `factor`, short ones kept, and the band
+      // between is interpolated.
+      const double old_context = static_cast<double>(scaling.original_max_position_embeddings);
+      const double low_freq_wavelength = old_context / scaling.low_freq_factor;
+      const double high_freq_wavelength = old_context / scaling.high_freq_factor;
+      const double wavelength = 2.0 * std::numbers::pi / frequency;
+      if (wavelength > low_freq_wavelength) {
+        frequency /= scaling.factor;
+      } else if (wavelength >= high_freq_wavelength) {
+        const double smooth = (old_context / wavelength - scaling.low_freq_factor) /
+                              (scaling.high_freq_factor - scaling.low_freq_factor);
+        frequency = (1.0 - smooth) * frequency / scaling.factor + smooth * frequency;
+      }
+    }
+    inv_freq[i] = static_cast<float>(frequency);
+  }
+  return inv_freq;
+}
+
+Transformer::Transformer(const ModelSpec& spec, const ModelWeights& weights,
+                         kernels::Backend& backend)
+    : spec_(spec), weights_(weights), backend_(backend) {
+  if (spec.positions == PositionKind::kRope) inv_freq_ = RotaryInverseFrequencies(spec);
+}
+
+absl::Status Transformer::Validate(const TokenBatch& batch) const {
+  for (int64_t s = 0; s < batch.num_sequences(); ++s) {
+    const int64_t length = batch.offsets[s + 1] - batch.offsets[s];
+    if (length > spec_.max_position_embeddings) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sequence ", s, " has ", length, " tokens, more than the model's context of ",
+          spec_.max_position_embeddings, " (max_position_embeddings); use a shorter --ctx"));
+    }
+  }
+  for (size_t i = 0; i < batch.tokens.size(); ++i) {
+    if (batch.tokens[i] < 0 || batch.tokens[i] >= spec_.vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat("token id ", batch.tokens[i], " at position ",
+                                                     i, " is outside the vocabulary [0, ",
+                                                     spec_.vocab_size, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+Tensor Transformer::Embed(const TokenBatch& batch) const {
+  const int64_t hidden = spec_.hidden_size;
+  Tensor out = Tensor::Zeros(DType::kF32, {batch.num_tokens(), hidden});
+  float* dst = out.mutable_data<float>();
+  const float* table = weights_.embedding.data<float>();
+  for (int64_t t = 0; t < batch.num_tokens(); ++t) {
+    std::memcpy(dst + t * hidden, table + static_cast<int64_t>(batch.tokens[t]) * hidden,
+                hidden * sizeof(float));
+  }
+  if (spec_.positions == PositionKind::kLearned) {
+    const float* positions = weights_.position_embedding.data<float>();
+    for (int64_t t = 0; t < batch.num_tokens(); ++t) {
+      const float* row = positions + (batch.positions[t] + spec_.learned_position_offset) * hidden;
+      for (int64_t i = 0; i < hidden; ++i) dst[t * hidden + i] += row[i];
+    }
+  }
+  return out;
+}
+
+void Transformer::Norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y) const {
+  const int64_t rows = x.dim(0);
+  const int64_t dim = x.dim(1);
+  const float eps = static_cast<float>(spec_.norm_eps);
+  if (spec_.norm == NormKind::kRmsNorm) {
+    backend_.RmsNorm(x.data<float>(), weight.data<float>(), rows, dim, eps, y.mutable_data<float>());
+  } else {
+    backend_.LayerNorm(x.data<float>(), weight.data<float>(), DataOrNull(bias), rows, dim, eps,
+                       y.mutable_data<float>());
+  }
+}
+
+void Transformer::ApplyLinear(const Tensor& x, const LinearWeights& linear, Tensor& y) const {
+  backend_.Linear(x.data<float>(), x.dim(0), x.dim(1), linear.weight.data<float>(),
+                  DataOrNull(linear.bias), linear.weight.dim(0), y.mutable_data<float>());
+}
+
+void Transformer::Attention(const LayerWeights& lw, const TokenBatch& batch, const Tensor& normed,
+                            Tensor& out) const {
+  const int64_t rows = normed.dim(0);
+  Tensor q = Tensor::Zeros(DType::kF32, {rows, spec_.q_out()});
+  Tensor k = Tensor::Zeros(DType::kF32, {rows, spec_.kv_out()});
+  Tensor v = Tensor::Zeros(DType::kF32, {rows, spec_.kv_out()});
+  ApplyLinear(normed, lw.linear(LinearRole::kQ), q);
+  ApplyLinear(normed, lw.linear(LinearRole::kK), k);
+  ApplyLinear(normed, lw.linear(LinearRole::kV), v);
+  if (spec_.positions == PositionKind::kRope) {
+    backend_.RotaryEmbedding(q.mutable_data<float>(), rows, spec_.num_heads, spec_.head_dim,
+                             batch.positions.data(), inv_freq_.data());
+    backend_.RotaryEmbedding(k.mutable_data<float>(), rows, spec_.num_kv_heads, spec_.head_dim,
+                             batch.positions.data(), inv_freq_.data());
+  }
+  kernels::AttentionShape shape;
+  shape.num_heads = spec_.num_heads;
+  shape.num_kv_heads = spec_.num_kv_heads;
+  shape.head_dim = spec_.head_dim;
+  shape.sliding_window = spec_.sliding_window.value_or(0);
+  shape.scale = 1.0f / std::sqrt(static_cast<float>(spec_.head_dim));
+  Tensor context = Tensor::Zeros(DType::kF32, {rows, spec_.q_out()});
+  backend_.CausalAttention(q.data<float>(), k.data<float>(), v.data<float>(), batch.offsets.data(),
+                           batch.num_sequences(), shape, context.mutable_data<float>());
+  ApplyLinear(context, lw.linear(LinearRole::kO), out);
+}
+
+void Transformer::Mlp(const LayerWeights& lw, const Tensor& normed, Tensor& out) const {
+  const int64_t rows = normed.dim(0);
+  const auto activation = ToKernelActivation(spec_.activation);
+  Tensor up = Tensor::Zeros(DType::kF32, {rows, spec_.intermediate_size});
+  ApplyLinear(normed, lw.linear(LinearRole::kUp), up);
+  if (spec_.gated_mlp) {
+    Tensor gate = Tensor::Zeros(DType::kF32, {rows, spec_.intermediate_size});
+    ApplyLinear(normed, lw.linear(LinearRole::kGate), gate);
+    backend_.GatedActivation(gate.data<float>(), up.data<float>(), up.num_elements(), activation,
+                             up.mutable_data<float>());
+  } else {
+    backend_.Activation(up.mutable_data<float>(), up.num_elements(), activation);
+  }
+  ApplyLinear(up, lw.linear(LinearRole::kDown), out);
+}
+
+void Transformer::RunBlock(int64_t layer, const TokenBatch& batch, Tensor& hidden) const {
+  const LayerWeights& lw = weights_.layers.at(layer);
+  const int64_t rows = hidden.dim(0);
+  const int64_t count = hidden.num_elements();
+  Tensor normed = Tensor::Zeros(DType::kF32, {rows, spec_.hidden_size});
+  Tensor sublayer = Tensor::Zeros(DType::kF32, {rows, spec_.hidden_size});
+  if (spec_.norm_before_sublayer) {
+    // x += attn(norm(x)); x += mlp(norm(x))
+    Norm(hidden, lw.attention_norm_weight, lw.attention_norm_bias, normed);
+    Attention(lw, batch, normed, sublayer);
+    backend_.Add(hidden.mutable_data<float>(), sublayer.data<float>(), count);
+    Norm(hidden, lw.mlp_norm_weight, lw.mlp_norm_bias, normed);
+    Mlp(lw, normed, sublayer);
+    backend_.Add(hidden.mutable_data<float>(), sublayer.data<float>(), count);
+  } else {
+    // OPT with do_layer_norm_before=false: x = norm(x + attn(x)); x = norm(x + mlp(x))
+    Attention(lw, batch, hidden, sublayer);
+    backend_.Add(hidden.mutable_data<float>(), sublayer.data<float>(), count);
+    Norm(hidden, lw.attention_norm_weight, lw.attention_norm_bias, normed);
+    Mlp(lw, normed, sublayer);
+    backend_.Add(normed.mutable_data<float>(), sublayer.data<float>(), count);
+    Norm(normed, lw.mlp_norm_weight, lw.mlp_norm_bias, hidden);
+  }
+}
+
+Tensor Transformer::Logits(const Tensor& hidden, int64_t row_begin, int64_t row_end) const {
+  const int64_t rows = row_end - row_begin;
+  const int64_t dim = spec_.hidden_size;
+  QUENCH_CHECK(row_begin >= 0 && row_end <= hidden.dim(0) && rows >= 0);
+  const float* input = hidden.data<float>() + row_begin * dim;
+  Tensor normed;
+  if (!weights_.final_norm_weight.empty()) {
+    normed = Tensor::Zeros(DType::kF32, {rows, dim});
+    const float eps = static_cast<float>(spec_.norm_eps);
+    if (spec_.norm == NormKind::kRmsNorm) {
+      backend_.RmsNorm(input, weights_.final_norm_weight.data<float>(), rows, dim, eps,
+                       normed.mutable_data<float>());
+    } else {
+      backend_.LayerNorm(input, weights_.final_norm_weight.data<float>(),
+                         DataOrNull(weights_.final_norm_bias), rows, dim, eps,
+                         normed.mutable_data<float>());
+    }
+    input = normed.data<float>();
+  }
+  Tensor logits = Tensor::Zeros(DType::kF32, {rows, spec_.vocab_size});
+  backend_.Linear(input, rows, dim, weights_.lm_head.data<float>(), nullptr, spec_.vocab_size,
+                  logits.mutable_data<float>());
+  return logits;
+}
+
+absl::StatusOr<Tensor> Transformer::Forward(const TokenBatch& batch) const {
+  if (auto status = Validate(batch); !status.ok()) return status;
+  Tensor hidden = Embed(batch);
+  for (int64_t layer = 0; layer < spec_.num_layers; ++layer) RunBlock(layer, batch, hidden);
+  return Logits(hidden, 0, hidden.dim(0));
+}
+
+}  // namespace quench
