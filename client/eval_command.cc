@@ -39,7 +39,8 @@ absl::StatusOr<TokenSequences> LoadData(const EvalFlags& flags, const LoadedMode
     if (auto loaded = LoadTokenizer(flags.model); loaded.ok()) tokenizer = std::move(*loaded);
     return LoadJsonlSequences(flags.tokens, tokenizer.get(), options);
   }
-  if (options.context == 0) options.context = std::min<int64_t>(model.spec.max_position_embeddings, 2048);
+  if (options.context == 0)
+    options.context = std::min<int64_t>(model.spec.max_position_embeddings, 2048);
   QUENCH_ASSIGN_OR_RETURN(auto tokenizer, LoadTokenizer(flags.model));
   return LoadTextSequences(flags.text, *tokenizer, options);
 }
@@ -97,23 +98,25 @@ absl::Status Run(const EvalFlags& flags) {
 
 void RegisterEvalCommand(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<EvalFlags>();
-  CLI::App* cmd = app.add_subcommand(
-      "eval",
-      "Perplexity of a model on held-out data: every position predicts the next token of its "
-      "own sequence.\n\nData: --tokens takes JSONL, one {\"input_ids\": [...]} (one sequence "
-      "per line) or {\"text\": \"...\"} per line; --text takes a plain text file whose documents "
-      "are separated by blank lines (each tokenized with BOS first, then concatenated and cut "
-      "into --ctx windows).\n\nExample:\n  quench eval --model ../shared/models/stories260K "
-      "--tokens ../shared/data/stories260K-eval.jsonl");
+  CLI::App* cmd = app.add_subcommand("eval", "Perplexity of a model on held-out data");
+  cmd->footer(
+      "Every position predicts the next token of its own sequence.\n\nData: --tokens takes JSONL, "
+      "one {\"input_ids\": [...]} (one sequence per line) or {\"text\": \"...\"} per line; --text "
+      "takes a plain text file whose documents are separated by blank lines (each tokenized with "
+      "BOS first, then concatenated and cut into --ctx windows).\n\nExample:\n  quench eval "
+      "--model ../shared/models/stories260K --tokens ../shared/data/stories260K-eval.jsonl");
   cmd->add_option("--model", flags->model, "Model directory (config.json, *.safetensors)")
       ->required();
-  auto* tokens = cmd->add_option("--tokens", flags->tokens, "JSONL data: input_ids or text records");
-  auto* text = cmd->add_option("--text", flags->text, "Plain text data, tokenized with the model's tokenizer");
+  auto* tokens =
+      cmd->add_option("--tokens", flags->tokens, "JSONL data: input_ids or text records");
+  auto* text = cmd->add_option("--text", flags->text,
+                               "Plain text data, tokenized with the model's tokenizer");
   tokens->excludes(text);
   cmd->add_option("--ctx", flags->context,
                   "Window length in tokens (default: token lines whole; text: the model's context, "
                   "at most 2048)");
-  cmd->add_option("--max-seqs", flags->max_sequences, "Evaluate at most this many sequences (0: all)");
+  cmd->add_option("--max-seqs", flags->max_sequences,
+                  "Evaluate at most this many sequences (0: all)");
   cmd->add_option("--batch-tokens", flags->batch_tokens, "Tokens forwarded together")
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--json", flags->json, "Print the result as JSON");

@@ -42,7 +42,9 @@ absl::Status Run(const InspectFlags& flags) {
   nlohmann::ordered_json out;
   out["path"] = flags.path;
   if (spec) out["model"] = SpecToJson(*spec);
-  auto& files = out["files"] = nlohmann::ordered_json::array();
+  // Built apart and attached last: ordered_json stores keys in a vector, so a reference into
+  // `out` would dangle once another key is added.
+  nlohmann::ordered_json files = nlohmann::ordered_json::array();
   for (const auto& file : checkpoint.files()) {
     nlohmann::ordered_json entry;
     entry["file"] = file.path().filename().string();
@@ -59,6 +61,7 @@ absl::Status Run(const InspectFlags& flags) {
     }
     files.push_back(std::move(entry));
   }
+  out["files"] = files;
   out["aliases"] = checkpoint.aliases();
   out["total_bytes"] = total_bytes;
   out["total_elements"] = total_parameters;
@@ -99,11 +102,11 @@ absl::Status Run(const InspectFlags& flags) {
 
 void RegisterInspectCommand(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<InspectFlags>();
-  CLI::App* cmd = app.add_subcommand(
-      "inspect",
-      "List the tensors (name, dtype, shape, bytes) and metadata of a safetensors file or a "
-      "model directory (sharded checkpoints included), after validating every header.\n\n"
-      "Example:\n  quench inspect ../shared/models/stories260K");
+  CLI::App* cmd = app.add_subcommand("inspect", "List the tensors and metadata of a checkpoint");
+  cmd->footer(
+      "Prints each tensor's name, dtype, shape and bytes, and the metadata, of a safetensors file "
+      "or a model directory (sharded checkpoints included), after validating every "
+      "header.\n\nExample:\n  quench inspect ../shared/models/stories260K");
   cmd->add_option("path", flags->path, "A *.safetensors file or a model directory")->required();
   cmd->add_flag("--json", flags->json, "Print as JSON");
   cmd->callback([flags, &exit_code] {

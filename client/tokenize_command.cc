@@ -45,11 +45,11 @@ absl::Status Run(const TokenizeFlags& flags) {
 
 void RegisterTokenizeCommand(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<TokenizeFlags>();
-  CLI::App* cmd = app.add_subcommand(
-      "tokenize",
-      "Print the token ids of a text. The tokenizer is a tokenizer.json (Hugging Face), a "
-      "tokenizer.model (SentencePiece) or a model directory holding one.\n\nExample:\n"
-      "  quench tokenize --tokenizer ../shared/models/stories260K --text 'Once upon a time'");
+  CLI::App* cmd = app.add_subcommand("tokenize", "Print the token ids of a text");
+  cmd->footer(
+      "The tokenizer is a tokenizer.json (Hugging Face), a tokenizer.model (SentencePiece) or a "
+      "model directory holding one.\n\nExample:\n  quench tokenize --tokenizer "
+      "../shared/models/stories260K --text 'Once upon a time'");
   cmd->add_option("--tokenizer", flags->tokenizer, "tokenizer.json, tokenizer.model or model dir")
       ->required();
   auto* text = cmd->add_option("--text", flags->text, "The text to tokenize");

@@ -86,7 +86,8 @@ absl::StatusOr<TokenSequences> LoadJsonlSequences(const std::filesystem::path& p
     const auto where = absl::StrCat(path.string(), ":", line_number, ": ");
     const auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (record.is_discarded() || !record.is_object()) {
-      return absl::InvalidArgumentError(absl::StrCat(where, "not a JSON object"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, "not a JSON object (JSONL expected; give a plain text file with --text)"));
     }
     if (const auto ids = record.find("input_ids"); ids != record.end()) {
       if (!ids->is_array()) {

@@ -35,6 +35,8 @@ bool SentencePieceEngine::Decode(const std::vector<int>& ids, std::string* text,
 }
 
 int SentencePieceEngine::piece_count() const { return impl_->processor.GetPieceSize(); }
+std::string SentencePieceEngine::piece(int id) const { return impl_->processor.IdToPiece(id); }
+float SentencePieceEngine::score(int id) const { return impl_->processor.GetScore(id); }
 int SentencePieceEngine::bos_id() const { return impl_->processor.bos_id(); }
 int SentencePieceEngine::eos_id() const { return impl_->processor.eos_id(); }
 

@@ -25,6 +25,9 @@ class SentencePieceEngine {
   bool Decode(const std::vector<int>& ids, std::string* text, std::string* error) const;
 
   int piece_count() const;
+  // The piece string and score of `id` in [0, piece_count()), for inspecting a model.
+  std::string piece(int id) const;
+  float score(int id) const;
   int bos_id() const;  // -1 when the model has none
   int eos_id() const;  // -1 when the model has none
 

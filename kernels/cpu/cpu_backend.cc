@@ -96,9 +96,10 @@ class CpuBackend final : public Backend {
       std::vector<float> cos_table(half), sin_table(half);
       for (int64_t r = begin; r < end; ++r) {
         for (int64_t i = 0; i < half; ++i) {
-          const float angle = static_cast<float>(positions[r]) * inv_freq[i];
-          cos_table[i] = std::cos(angle);
-          sin_table[i] = std::sin(angle);
+          // In double: at position 4096 a float angle is off by ~2e-4 rad.
+          const double angle = static_cast<double>(positions[r]) * inv_freq[i];
+          cos_table[i] = static_cast<float>(std::cos(angle));
+          sin_table[i] = static_cast<float>(std::sin(angle));
         }
         for (int64_t h = 0; h < heads; ++h) {
           float* head = x + r * heads * head_dim + h * head_dim;

@@ -74,6 +74,7 @@ struct BadDirectory {
   const char* name;
   std::function<void(const std::filesystem::path&)> make;
   const char* expected_message;
+  friend void PrintTo(const BadDirectory& c, std::ostream* os) { *os << c.name; }
 };
 
 class MalformedDirectoryTest : public ::testing::TestWithParam<BadDirectory> {};

@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <iostream>
 
 #include "core/data/token_dataset.h"
 #include "core/eval/perplexity.h"
@@ -58,6 +59,7 @@ double MaxDifferenceFromReference(const Loaded& model, const std::vector<std::ve
       }
     }
   }
+  std::cout << "max |logit - reference logit| = " << max_difference << "\n";
   return max_difference;
 }
 
@@ -90,6 +92,7 @@ struct SyntheticCase {
   const char* name;
   const char* config;
   DType storage;
+  friend void PrintTo(const SyntheticCase& c, std::ostream* os) { *os << c.name; }
 };
 
 class SyntheticForwardTest : public ::testing::TestWithParam<SyntheticCase> {};

@@ -75,6 +75,7 @@ struct BadConfig {
   const char* name;
   const char* json;
   const char* expected_message;
+  friend void PrintTo(const BadConfig& c, std::ostream* os) { *os << c.name; }
 };
 
 class MalformedConfigTest : public ::testing::TestWithParam<BadConfig> {};

@@ -102,6 +102,7 @@ struct MalformedCase {
   const char* name;
   std::string bytes;
   const char* expected_message;  // a substring of the error
+  friend void PrintTo(const MalformedCase& c, std::ostream* os) { *os << c.name; }
 };
 
 std::vector<MalformedCase> MalformedSafetensors() {
