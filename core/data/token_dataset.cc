@@ -1,5 +1,5 @@
-#include "absl/strings/string_view.h"
 #include "core/data/token_dataset.h"
+#include "absl/strings/string_view.h"
 
 #include <fstream>
 
@@ -119,7 +119,8 @@ absl::StatusOr<TokenSequences> LoadJsonlSequences(const std::filesystem::path& p
       return absl::InvalidArgumentError(
           absl::StrCat(where, "expected {\"input_ids\": [...]} or {\"text\": \"...\"}"));
     }
-    if (options.max_sequences > 0 && static_cast<int64_t>(sequences.size()) >= options.max_sequences)
+    if (options.max_sequences > 0 &&
+        static_cast<int64_t>(sequences.size()) >= options.max_sequences)
       break;
   }
   if (saw_text) {

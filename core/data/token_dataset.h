@@ -6,9 +6,9 @@
 //    and the stream is cut into consecutive windows of `context` tokens.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <filesystem>
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 #include "core/tokenizer/tokenizer.h"

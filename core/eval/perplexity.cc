@@ -47,8 +47,8 @@ absl::StatusOr<PerplexityResult> EvaluatePerplexity(const Transformer& model,
         const int64_t row_end = std::min(last, row + options.logits_rows);
         const Tensor logits = model.Logits(hidden, row, row_end);
         for (int64_t r = row; r < row_end; ++r) {
-          result.nll_sum +=
-              NegativeLogLikelihood(logits.data<float>() + (r - row) * vocab, vocab, batch.tokens[r + 1]);
+          result.nll_sum += NegativeLogLikelihood(logits.data<float>() + (r - row) * vocab, vocab,
+                                                  batch.tokens[r + 1]);
         }
         result.predicted_tokens += row_end - row;
       }

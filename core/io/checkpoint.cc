@@ -1,5 +1,5 @@
-#include "absl/strings/string_view.h"
 #include "core/io/checkpoint.h"
+#include "absl/strings/string_view.h"
 
 #include <algorithm>
 #include <set>
@@ -31,7 +31,8 @@ absl::StatusOr<std::map<std::string, std::vector<std::string>>> ReadShardIndex(
         absl::StrCat(index_path.string(), ": no \"weight_map\" object (tensor name → file name)"));
   }
   if (weight_map->empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(index_path.string(), ": \"weight_map\" is empty"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(index_path.string(), ": \"weight_map\" is empty"));
   }
   std::map<std::string, std::vector<std::string>> files;
   for (const auto& [tensor, file] : weight_map->items()) {
@@ -111,7 +112,8 @@ absl::StatusOr<Checkpoint> Checkpoint::Open(const fs::path& path) {
   if (safetensors.empty()) {
     std::sort(others.begin(), others.end());
     for (const auto& other : others) {
-      if (const auto pickle = DetectPickleCheckpointFile(other)) return PickleRefusal(other, *pickle);
+      if (const auto pickle = DetectPickleCheckpointFile(other))
+        return PickleRefusal(other, *pickle);
     }
     return absl::NotFoundError(absl::StrCat(path.string(), ": no weights found (looked for ",
                                             kIndexFileName, " and *.safetensors)"));
@@ -130,9 +132,9 @@ absl::Status Checkpoint::AddFile(SafetensorsFile file) {
   for (size_t e = 0; e < entries.size(); ++e) {
     const auto [it, inserted] = tensors_.emplace(entries[e].name, Location{file_index, e});
     if (!inserted) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tensor '", entries[e].name, "' is stored twice: in ",
-          files_[it->second.file].path().string(), " and in ", file.path().string()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", entries[e].name, "' is stored twice: in ",
+                       files_[it->second.file].path().string(), " and in ", file.path().string()));
     }
   }
   files_.push_back(std::move(file));
@@ -176,8 +178,7 @@ const SafetensorsEntry* Checkpoint::FindEntry(absl::string_view name) const {
 absl::StatusOr<Tensor> Checkpoint::Get(absl::string_view name) const {
   const Location* location = Locate(name);
   if (location == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat(path_.string(), ": no tensor named '", name, "'"));
+    return absl::NotFoundError(absl::StrCat(path_.string(), ": no tensor named '", name, "'"));
   }
   const auto& file = files_[location->file];
   return file.View(file.entries()[location->entry]);

@@ -4,11 +4,11 @@
 // reachable under both names (the `__metadata__` alias it records).
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 #include "core/io/safetensors_reader.h"

@@ -2,20 +2,20 @@
 // never loads them: unpickling runs arbitrary code from the file.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <cstddef>
 #include <filesystem>
 #include <optional>
 #include <span>
 #include <string_view>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 
 namespace quench {
 
 enum class PickleKind {
-  kTorchZip,    // torch.save since 1.6: a zip archive holding data.pkl
-  kRawPickle,   // legacy torch.save / pickle.dump: starts with the PROTO opcode
+  kTorchZip,   // torch.save since 1.6: a zip archive holding data.pkl
+  kRawPickle,  // legacy torch.save / pickle.dump: starts with the PROTO opcode
 };
 
 std::optional<PickleKind> DetectPickleCheckpoint(std::span<const std::byte> head);

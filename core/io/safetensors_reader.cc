@@ -1,5 +1,5 @@
-#include "absl/strings/string_view.h"
 #include "core/io/safetensors_reader.h"
+#include "absl/strings/string_view.h"
 
 #include <algorithm>
 #include <set>
@@ -62,9 +62,9 @@ absl::StatusOr<SafetensorsEntry> ParseEntry(const std::filesystem::path& path,
   }
   const auto dtype = ParseDType(dtype_it->get<std::string>());
   if (!dtype) {
-    return Invalid(path, absl::StrCat("tensor '", name, "' has unknown dtype '",
-                                      dtype_it->get<std::string>(),
-                                      "' (known: F32 F16 BF16 F8_E4M3 F64 I8 U8 I16 I32 I64 BOOL)"));
+    return Invalid(
+        path, absl::StrCat("tensor '", name, "' has unknown dtype '", dtype_it->get<std::string>(),
+                           "' (known: F32 F16 BF16 F8_E4M3 F64 I8 U8 I16 I32 I64 BOOL)"));
   }
   entry.dtype = *dtype;
 
@@ -75,7 +75,8 @@ absl::StatusOr<SafetensorsEntry> ParseEntry(const std::filesystem::path& path,
   for (const auto& dim : *shape_it) {
     QUENCH_ASSIGN_OR_RETURN(uint64_t extent, ReadUnsigned(path, name, "shape", dim));
     if (extent > static_cast<uint64_t>(INT64_MAX)) {
-      return Invalid(path, absl::StrCat("tensor '", name, "': dimension ", extent, " is too large"));
+      return Invalid(path,
+                     absl::StrCat("tensor '", name, "': dimension ", extent, " is too large"));
     }
     entry.shape.push_back(static_cast<int64_t>(extent));
   }
@@ -85,8 +86,10 @@ absl::StatusOr<SafetensorsEntry> ParseEntry(const std::filesystem::path& path,
     return Invalid(path,
                    absl::StrCat("tensor '", name, "' has no \"data_offsets\" pair [begin, end]"));
   }
-  QUENCH_ASSIGN_OR_RETURN(entry.data_begin, ReadUnsigned(path, name, "data_offsets", (*offsets_it)[0]));
-  QUENCH_ASSIGN_OR_RETURN(entry.data_end, ReadUnsigned(path, name, "data_offsets", (*offsets_it)[1]));
+  QUENCH_ASSIGN_OR_RETURN(entry.data_begin,
+                          ReadUnsigned(path, name, "data_offsets", (*offsets_it)[0]));
+  QUENCH_ASSIGN_OR_RETURN(entry.data_end,
+                          ReadUnsigned(path, name, "data_offsets", (*offsets_it)[1]));
   if (entry.data_end < entry.data_begin) {
     return Invalid(path, absl::StrCat("tensor '", name, "' ends (byte ", entry.data_end,
                                       ") before it begins (byte ", entry.data_begin, ")"));
@@ -100,10 +103,10 @@ absl::StatusOr<SafetensorsEntry> ParseEntry(const std::filesystem::path& path,
   }
   const uint64_t expected_bytes = static_cast<uint64_t>(*count) * element_bytes;
   if (expected_bytes != entry.data_end - entry.data_begin) {
-    return Invalid(path, absl::StrCat("tensor '", name, "': shape ", ShapeToString(entry.shape),
-                                      " of ", DTypeName(entry.dtype), " needs ", expected_bytes,
-                                      " bytes but data_offsets span ",
-                                      entry.data_end - entry.data_begin));
+    return Invalid(
+        path, absl::StrCat("tensor '", name, "': shape ", ShapeToString(entry.shape), " of ",
+                           DTypeName(entry.dtype), " needs ", expected_bytes,
+                           " bytes but data_offsets span ", entry.data_end - entry.data_begin));
   }
   return entry;
 }
@@ -125,18 +128,20 @@ absl::StatusOr<std::map<std::string, std::string>> ParseMetadata(const std::file
 
 absl::StatusOr<SafetensorsFile> SafetensorsFile::Open(const std::filesystem::path& path) {
   QUENCH_ASSIGN_OR_RETURN(auto file, MappedFile::Open(path));
-  return Parse(std::move(file));
+  const auto bytes = file->bytes();
+  return Parse(std::move(file), bytes, path);
 }
 
-absl::StatusOr<SafetensorsFile> SafetensorsFile::Parse(std::shared_ptr<const MappedFile> file) {
-  const auto& path = file->path();
-  const auto bytes = file->bytes();
+absl::StatusOr<SafetensorsFile> SafetensorsFile::Parse(std::shared_ptr<const void> owner,
+                                                       std::span<const std::byte> bytes,
+                                                       const std::filesystem::path& path) {
   if (const auto pickle = DetectPickleCheckpoint(bytes); pickle.has_value()) {
     return PickleRefusal(path, *pickle);
   }
   if (bytes.size() < 8) {
-    return Invalid(path, absl::StrCat("file is ", bytes.size(),
-                                      " bytes, too short for a safetensors header (8-byte length)"));
+    return Invalid(path,
+                   absl::StrCat("file is ", bytes.size(),
+                                " bytes, too short for a safetensors header (8-byte length)"));
   }
   uint64_t header_bytes = 0;
   for (int i = 7; i >= 0; --i) header_bytes = (header_bytes << 8) | static_cast<uint8_t>(bytes[i]);
@@ -152,7 +157,8 @@ absl::StatusOr<SafetensorsFile> SafetensorsFile::Parse(std::shared_ptr<const Map
   if (header_bytes == 0 || static_cast<char>(bytes[8]) != '{') {
     return Invalid(path, "the header does not start with '{' (not a safetensors file)");
   }
-  const absl::string_view header_text(reinterpret_cast<const char*>(bytes.data() + 8), header_bytes);
+  const absl::string_view header_text(reinterpret_cast<const char*>(bytes.data() + 8),
+                                      header_bytes);
   QUENCH_ASSIGN_OR_RETURN(json header, ParseHeaderJson(path, header_text));
 
   SafetensorsFile result;
@@ -173,23 +179,22 @@ absl::StatusOr<SafetensorsFile> SafetensorsFile::Parse(std::shared_ptr<const Map
   }
 
   // The data section must be exactly the tensors, back to back: no overlaps, holes or tail.
-  std::sort(result.entries_.begin(), result.entries_.end(),
-            [](const auto& a, const auto& b) {
-              return std::tie(a.data_begin, a.data_end) < std::tie(b.data_begin, b.data_end);
-            });
+  std::sort(result.entries_.begin(), result.entries_.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.data_begin, a.data_end) < std::tie(b.data_begin, b.data_end);
+  });
   uint64_t expected_begin = 0;
   const SafetensorsEntry* previous = nullptr;
   for (const auto& entry : result.entries_) {
     if (entry.data_begin < expected_begin) {
-      return Invalid(path, absl::StrCat("tensor '", entry.name, "' (bytes ", entry.data_begin, "..",
-                                        entry.data_end, ") overlaps tensor '", previous->name,
-                                        "' (bytes ", previous->data_begin, "..",
-                                        previous->data_end, ")"));
+      return Invalid(
+          path, absl::StrCat("tensor '", entry.name, "' (bytes ", entry.data_begin, "..",
+                             entry.data_end, ") overlaps tensor '", previous->name, "' (bytes ",
+                             previous->data_begin, "..", previous->data_end, ")"));
     }
     if (entry.data_begin > expected_begin) {
-      return Invalid(path, absl::StrCat("unused bytes ", expected_begin, "..", entry.data_begin,
-                                        " before tensor '", entry.name,
-                                        "' (tensors must be contiguous)"));
+      return Invalid(
+          path, absl::StrCat("unused bytes ", expected_begin, "..", entry.data_begin,
+                             " before tensor '", entry.name, "' (tensors must be contiguous)"));
     }
     expected_begin = entry.data_end;
     previous = &entry;
@@ -200,7 +205,9 @@ absl::StatusOr<SafetensorsFile> SafetensorsFile::Parse(std::shared_ptr<const Map
                                       " bytes, tensors end at ", expected_begin, ")"));
   }
   for (size_t i = 0; i < result.entries_.size(); ++i) result.index_[result.entries_[i].name] = i;
-  result.file_ = std::move(file);
+  result.owner_ = std::move(owner);
+  result.bytes_ = bytes;
+  result.path_ = path;
   return result;
 }
 
@@ -210,8 +217,8 @@ const SafetensorsEntry* SafetensorsFile::Find(absl::string_view name) const {
 }
 
 Tensor SafetensorsFile::View(const SafetensorsEntry& entry) const {
-  const std::byte* data = file_->bytes().data() + data_offset_ + entry.data_begin;
-  return Tensor::View(entry.dtype, entry.shape, data, file_);
+  const std::byte* data = bytes_.data() + data_offset_ + entry.data_begin;
+  return Tensor::View(entry.dtype, entry.shape, data, owner_);
 }
 
 }  // namespace quench

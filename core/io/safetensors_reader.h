@@ -4,7 +4,6 @@
 // checks.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -12,6 +11,7 @@
 #include <span>
 #include <string>
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 #include "core/tensor/tensor.h"
@@ -35,10 +35,13 @@ class SafetensorsFile {
   // Maps and validates `path`.
   static absl::StatusOr<SafetensorsFile> Open(const std::filesystem::path& path);
 
-  // Validates an already mapped file (the name in messages is the file's path).
-  static absl::StatusOr<SafetensorsFile> Parse(std::shared_ptr<const MappedFile> file);
+  // Validates `bytes` as a whole safetensors file; `owner` keeps them alive for the tensor
+  // views, and `path` names the file in messages. (Fuzz targets parse memory this way.)
+  static absl::StatusOr<SafetensorsFile> Parse(std::shared_ptr<const void> owner,
+                                               std::span<const std::byte> bytes,
+                                               const std::filesystem::path& path);
 
-  const std::filesystem::path& path() const { return file_->path(); }
+  const std::filesystem::path& path() const { return path_; }
   // Tensors in the order of their data in the file.
   const std::vector<SafetensorsEntry>& entries() const { return entries_; }
   // The `__metadata__` string map (empty when absent).
@@ -52,7 +55,9 @@ class SafetensorsFile {
   Tensor View(const SafetensorsEntry& entry) const;
 
  private:
-  std::shared_ptr<const MappedFile> file_;
+  std::shared_ptr<const void> owner_;
+  std::span<const std::byte> bytes_;
+  std::filesystem::path path_;
   std::vector<SafetensorsEntry> entries_;
   std::map<std::string, size_t, std::less<>> index_;
   std::map<std::string, std::string> metadata_;

@@ -18,13 +18,14 @@ absl::StatusOr<SafetensorsWriter> SafetensorsWriter::Create(
   uint64_t offset = 0;
   for (const auto& spec : tensors) {
     if (spec.name.empty() || spec.name == "__metadata__" || !names.insert(spec.name).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path.string(), ": tensor name '", spec.name, "' is empty, reserved or repeated"));
+      return absl::InvalidArgumentError(absl::StrCat(path.string(), ": tensor name '", spec.name,
+                                                     "' is empty, reserved or repeated"));
     }
     const auto count = CheckedNumElements(spec.shape);
     if (!count) {
       return absl::InvalidArgumentError(absl::StrCat(path.string(), ": tensor '", spec.name,
-                                                     "' has invalid shape ", ShapeToString(spec.shape)));
+                                                     "' has invalid shape ",
+                                                     ShapeToString(spec.shape)));
     }
     const uint64_t bytes = static_cast<uint64_t>(*count) * DTypeSize(spec.dtype);
     header[spec.name] = {{"dtype", std::string(DTypeName(spec.dtype))},
@@ -78,7 +79,8 @@ absl::Status WriteSafetensors(const std::filesystem::path& path,
                               const std::vector<std::pair<std::string, Tensor>>& tensors,
                               const std::map<std::string, std::string>& metadata) {
   std::vector<SafetensorsTensorSpec> specs;
-  for (const auto& [name, tensor] : tensors) specs.push_back({name, tensor.dtype(), tensor.shape()});
+  for (const auto& [name, tensor] : tensors)
+    specs.push_back({name, tensor.dtype(), tensor.shape()});
   QUENCH_ASSIGN_OR_RETURN(auto writer, SafetensorsWriter::Create(path, std::move(specs), metadata));
   for (const auto& [name, tensor] : tensors) QUENCH_RETURN_IF_ERROR(writer.Append(tensor.bytes()));
   return writer.Finish();

@@ -24,9 +24,9 @@ struct SafetensorsTensorSpec {
 
 class SafetensorsWriter {
  public:
-  static absl::StatusOr<SafetensorsWriter> Create(const std::filesystem::path& path,
-                                                  std::vector<SafetensorsTensorSpec> tensors,
-                                                  const std::map<std::string, std::string>& metadata);
+  static absl::StatusOr<SafetensorsWriter> Create(
+      const std::filesystem::path& path, std::vector<SafetensorsTensorSpec> tensors,
+      const std::map<std::string, std::string>& metadata);
 
   // Appends the next bytes of the current tensor; a piece may not cross into the next tensor.
   absl::Status Append(std::span<const std::byte> bytes);
@@ -42,7 +42,7 @@ class SafetensorsWriter {
   AtomicFileWriter file_;
   std::vector<SafetensorsTensorSpec> tensors_;
   std::vector<uint64_t> sizes_;
-  size_t current_ = 0;           // index of the tensor being written
+  size_t current_ = 0;            // index of the tensor being written
   uint64_t current_written_ = 0;  // its bytes written so far
 };
 

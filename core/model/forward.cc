@@ -12,10 +12,14 @@ namespace {
 
 kernels::ActivationKind ToKernelActivation(Activation activation) {
   switch (activation) {
-    case Activation::kSilu: return kernels::ActivationKind::kSilu;
-    case Activation::kRelu: return kernels::ActivationKind::kRelu;
-    case Activation::kGelu: return kernels::ActivationKind::kGelu;
-    case Activation::kGeluTanh: return kernels::ActivationKind::kGeluTanh;
+    case Activation::kSilu:
+      return kernels::ActivationKind::kSilu;
+    case Activation::kRelu:
+      return kernels::ActivationKind::kRelu;
+    case Activation::kGelu:
+      return kernels::ActivationKind::kGelu;
+    case Activation::kGeluTanh:
+      return kernels::ActivationKind::kGeluTanh;
   }
   return kernels::ActivationKind::kSilu;
 }
@@ -31,8 +35,8 @@ std::vector<float> RotaryInverseFrequencies(const ModelSpec& spec) {
   std::vector<float> inv_freq(half);
   const RopeScaling& scaling = spec.rope_scaling;
   for (int64_t i = 0; i < half; ++i) {
-    double frequency =
-        1.0 / std::pow(spec.rope_theta, static_cast<double>(2 * i) / static_cast<double>(spec.head_dim));
+    double frequency = 1.0 / std::pow(spec.rope_theta, static_cast<double>(2 * i) /
+                                                           static_cast<double>(spec.head_dim));
     if (scaling.kind == RopeScalingKind::kLinear) {
       frequency /= scaling.factor;
     } else if (scaling.kind == RopeScalingKind::kLlama3) {
@@ -104,7 +108,8 @@ void Transformer::Norm(const Tensor& x, const Tensor& weight, const Tensor& bias
   const int64_t dim = x.dim(1);
   const float eps = static_cast<float>(spec_.norm_eps);
   if (spec_.norm == NormKind::kRmsNorm) {
-    backend_.RmsNorm(x.data<float>(), weight.data<float>(), rows, dim, eps, y.mutable_data<float>());
+    backend_.RmsNorm(x.data<float>(), weight.data<float>(), rows, dim, eps,
+                     y.mutable_data<float>());
   } else {
     backend_.LayerNorm(x.data<float>(), weight.data<float>(), DataOrNull(bias), rows, dim, eps,
                        y.mutable_data<float>());

@@ -1,5 +1,5 @@
-#include "absl/strings/string_view.h"
 #include "core/model/model_spec.h"
+#include "absl/strings/string_view.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -120,9 +120,9 @@ absl::StatusOr<Architecture> ResolveArchitecture(const ConfigReader& reader, std
       }
     }
   }
-  return reader.Error(absl::StrCat(
-      "architecture '", requested.empty() ? "(none given)" : requested,
-      "' is not supported; Quench runs ", SupportedArchitecturesList()));
+  return reader.Error(absl::StrCat("architecture '", requested.empty() ? "(none given)" : requested,
+                                   "' is not supported; Quench runs ",
+                                   SupportedArchitecturesList()));
 }
 
 absl::StatusOr<Activation> ParseActivation(const ConfigReader& reader, absl::string_view name) {
@@ -164,8 +164,8 @@ absl::StatusOr<RopeScaling> ParseRopeScaling(const ConfigReader& reader) {
     }
     return scaling;
   }
-  return reader.Error(absl::StrCat("rope_scaling type '", type,
-                                   "' is not supported (default, linear, llama3)"));
+  return reader.Error(
+      absl::StrCat("rope_scaling type '", type, "' is not supported (default, linear, llama3)"));
 }
 
 absl::Status ReadLlamaFamily(const ConfigReader& reader, ModelSpec& spec) {
@@ -231,7 +231,8 @@ absl::Status ReadOpt(const ConfigReader& reader, ModelSpec& spec) {
   }
   QUENCH_ASSIGN_OR_RETURN(const bool elementwise_affine,
                           reader.Bool("layer_norm_elementwise_affine", true));
-  if (!elementwise_affine) return reader.Error("layer_norm_elementwise_affine=false is not supported");
+  if (!elementwise_affine)
+    return reader.Error("layer_norm_elementwise_affine=false is not supported");
   spec.num_kv_heads = spec.num_heads;
   spec.head_dim = spec.hidden_size / spec.num_heads;
   spec.norm = NormKind::kLayerNorm;
@@ -253,13 +254,20 @@ absl::Status ReadOpt(const ConfigReader& reader, ModelSpec& spec) {
 
 absl::string_view LinearRoleName(LinearRole role) {
   switch (role) {
-    case LinearRole::kQ: return "q";
-    case LinearRole::kK: return "k";
-    case LinearRole::kV: return "v";
-    case LinearRole::kO: return "o";
-    case LinearRole::kGate: return "gate";
-    case LinearRole::kUp: return "up";
-    case LinearRole::kDown: return "down";
+    case LinearRole::kQ:
+      return "q";
+    case LinearRole::kK:
+      return "k";
+    case LinearRole::kV:
+      return "v";
+    case LinearRole::kO:
+      return "o";
+    case LinearRole::kGate:
+      return "gate";
+    case LinearRole::kUp:
+      return "up";
+    case LinearRole::kDown:
+      return "down";
   }
   return "?";
 }
@@ -274,13 +282,18 @@ std::string SupportedArchitecturesList() {
 
 std::pair<int64_t, int64_t> ModelSpec::LinearShape(LinearRole role) const {
   switch (role) {
-    case LinearRole::kQ: return {q_out(), hidden_size};
+    case LinearRole::kQ:
+      return {q_out(), hidden_size};
     case LinearRole::kK:
-    case LinearRole::kV: return {kv_out(), hidden_size};
-    case LinearRole::kO: return {hidden_size, q_out()};
+    case LinearRole::kV:
+      return {kv_out(), hidden_size};
+    case LinearRole::kO:
+      return {hidden_size, q_out()};
     case LinearRole::kGate:
-    case LinearRole::kUp: return {intermediate_size, hidden_size};
-    case LinearRole::kDown: return {hidden_size, intermediate_size};
+    case LinearRole::kUp:
+      return {intermediate_size, hidden_size};
+    case LinearRole::kDown:
+      return {hidden_size, intermediate_size};
   }
   return {0, 0};
 }
@@ -289,9 +302,12 @@ bool ModelSpec::LinearHasBias(LinearRole role) const {
   switch (role) {
     case LinearRole::kQ:
     case LinearRole::kK:
-    case LinearRole::kV: return qkv_bias;
-    case LinearRole::kO: return o_bias;
-    default: return mlp_bias;
+    case LinearRole::kV:
+      return qkv_bias;
+    case LinearRole::kO:
+      return o_bias;
+    default:
+      return mlp_bias;
   }
 }
 
@@ -303,24 +319,29 @@ std::string ModelSpec::PositionEmbeddingName() const {
   return "model.decoder.embed_positions.weight";
 }
 std::string ModelSpec::FinalNormName(absl::string_view suffix) const {
-  return architecture == Architecture::kOpt ? absl::StrCat("model.decoder.final_layer_norm.", suffix)
-                                            : absl::StrCat("model.norm.", suffix);
+  return architecture == Architecture::kOpt
+             ? absl::StrCat("model.decoder.final_layer_norm.", suffix)
+             : absl::StrCat("model.norm.", suffix);
 }
 std::string ModelSpec::LmHeadName() const { return "lm_head.weight"; }
 
 std::string ModelSpec::LinearName(int64_t layer, LinearRole role, absl::string_view suffix) const {
   if (architecture == Architecture::kOpt) {
-    static constexpr absl::string_view kOptNames[] = {"self_attn.q_proj", "self_attn.k_proj",
-                                                     "self_attn.v_proj", "self_attn.out_proj",
-                                                     "(no gate)",        "fc1",
-                                                     "fc2"};
+    static constexpr absl::string_view kOptNames[] = {"self_attn.q_proj",
+                                                      "self_attn.k_proj",
+                                                      "self_attn.v_proj",
+                                                      "self_attn.out_proj",
+                                                      "(no gate)",
+                                                      "fc1",
+                                                      "fc2"};
     return absl::StrCat("model.decoder.layers.", layer, ".", kOptNames[static_cast<int>(role)], ".",
                         suffix);
   }
   static constexpr absl::string_view kLlamaNames[] = {
       "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
       "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
-  return absl::StrCat("model.layers.", layer, ".", kLlamaNames[static_cast<int>(role)], ".", suffix);
+  return absl::StrCat("model.layers.", layer, ".", kLlamaNames[static_cast<int>(role)], ".",
+                      suffix);
 }
 
 std::string ModelSpec::AttentionNormName(int64_t layer, absl::string_view suffix) const {

@@ -2,13 +2,13 @@
 // the shapes, the variant of each component, and the checkpoint's tensor names.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 
@@ -22,17 +22,16 @@ enum class RopeScalingKind { kNone, kLinear, kLlama3 };
 
 // The linear layers of one transformer block. OPT has no gate; its fc1/fc2 are up/down.
 enum class LinearRole { kQ, kK, kV, kO, kGate, kUp, kDown };
-inline constexpr LinearRole kAllLinearRoles[] = {LinearRole::kQ,    LinearRole::kK,
-                                                 LinearRole::kV,    LinearRole::kO,
-                                                 LinearRole::kGate, LinearRole::kUp,
-                                                 LinearRole::kDown};
+inline constexpr LinearRole kAllLinearRoles[] = {
+    LinearRole::kQ,    LinearRole::kK,  LinearRole::kV,   LinearRole::kO,
+    LinearRole::kGate, LinearRole::kUp, LinearRole::kDown};
 absl::string_view LinearRoleName(LinearRole role);  // "q", "k", ..., "down"
 
 struct RopeScaling {
   RopeScalingKind kind = RopeScalingKind::kNone;
   double factor = 1.0;
-  double low_freq_factor = 1.0;   // llama3
-  double high_freq_factor = 4.0;  // llama3
+  double low_freq_factor = 1.0;                     // llama3
+  double high_freq_factor = 4.0;                    // llama3
   int64_t original_max_position_embeddings = 8192;  // llama3
 };
 

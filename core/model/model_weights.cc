@@ -1,5 +1,5 @@
-#include "absl/strings/string_view.h"
 #include "core/model/model_weights.h"
+#include "absl/strings/string_view.h"
 
 #include "absl/strings/str_cat.h"
 #include "core/util/status_macros.h"
@@ -18,10 +18,9 @@ absl::StatusOr<Tensor> LoadFloat(const Checkpoint& checkpoint, const std::string
         ShapeToString(tensor.shape()), " but config.json implies ", ShapeToString(shape)));
   }
   if (!IsFloatingPoint(tensor.dtype())) {
-    return absl::InvalidArgumentError(absl::StrCat(checkpoint.path().string(), ": tensor '", name,
-                                                   "' has integer dtype ",
-                                                   DTypeName(tensor.dtype()),
-                                                   "; expected a floating-point checkpoint"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(checkpoint.path().string(), ": tensor '", name, "' has integer dtype ",
+                     DTypeName(tensor.dtype()), "; expected a floating-point checkpoint"));
   }
   const bool aligned = reinterpret_cast<uintptr_t>(tensor.raw_data()) % alignof(float) == 0;
   if (tensor.dtype() == DType::kF32 && aligned) return tensor;
@@ -50,32 +49,32 @@ absl::StatusOr<ModelWeights> LoadModelWeights(const ModelSpec& spec, const Check
   const bool has_final_norm = spec.norm_before_sublayer;
   QUENCH_ASSIGN_OR_RETURN(weights.final_norm_weight,
                           LoadOptional(checkpoint, has_final_norm, spec.FinalNormName(), {hidden}));
-  QUENCH_ASSIGN_OR_RETURN(
-      weights.final_norm_bias,
-      LoadOptional(checkpoint, has_final_norm && spec.norm_bias, spec.FinalNormName("bias"), {hidden}));
+  QUENCH_ASSIGN_OR_RETURN(weights.final_norm_bias,
+                          LoadOptional(checkpoint, has_final_norm && spec.norm_bias,
+                                       spec.FinalNormName("bias"), {hidden}));
   if (checkpoint.Contains(spec.LmHeadName())) {
     QUENCH_ASSIGN_OR_RETURN(weights.lm_head,
                             LoadFloat(checkpoint, spec.LmHeadName(), {spec.vocab_size, hidden}));
   } else if (spec.tie_word_embeddings) {
     weights.lm_head = weights.embedding;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        checkpoint.path().string(), ": no '", spec.LmHeadName(),
-        "' and config.json does not set tie_word_embeddings"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(checkpoint.path().string(), ": no '", spec.LmHeadName(),
+                     "' and config.json does not set tie_word_embeddings"));
   }
 
   for (int64_t layer = 0; layer < spec.num_layers; ++layer) {
     LayerWeights& lw = weights.layers.emplace_back();
     QUENCH_ASSIGN_OR_RETURN(lw.attention_norm_weight,
                             LoadFloat(checkpoint, spec.AttentionNormName(layer), {hidden}));
-    QUENCH_ASSIGN_OR_RETURN(lw.attention_norm_bias,
-                            LoadOptional(checkpoint, spec.norm_bias,
-                                         spec.AttentionNormName(layer, "bias"), {hidden}));
+    QUENCH_ASSIGN_OR_RETURN(
+        lw.attention_norm_bias,
+        LoadOptional(checkpoint, spec.norm_bias, spec.AttentionNormName(layer, "bias"), {hidden}));
     QUENCH_ASSIGN_OR_RETURN(lw.mlp_norm_weight,
                             LoadFloat(checkpoint, spec.MlpNormName(layer), {hidden}));
-    QUENCH_ASSIGN_OR_RETURN(lw.mlp_norm_bias,
-                            LoadOptional(checkpoint, spec.norm_bias, spec.MlpNormName(layer, "bias"),
-                                         {hidden}));
+    QUENCH_ASSIGN_OR_RETURN(
+        lw.mlp_norm_bias,
+        LoadOptional(checkpoint, spec.norm_bias, spec.MlpNormName(layer, "bias"), {hidden}));
     for (LinearRole role : kAllLinearRoles) {
       if (!spec.HasLinear(role)) continue;
       const auto [out, in] = spec.LinearShape(role);

@@ -34,7 +34,7 @@ struct ModelWeights {
   Tensor position_embedding;  // learned positions only: [max_pos + offset, hidden]
   Tensor final_norm_weight;   // empty for post-norm OPT
   Tensor final_norm_bias;
-  Tensor lm_head;             // [vocab, hidden]; aliases `embedding` when tied
+  Tensor lm_head;  // [vocab, hidden]; aliases `embedding` when tied
   std::vector<LayerWeights> layers;
 };
 

@@ -10,9 +10,9 @@
 namespace quench {
 
 struct TokenBatch {
-  std::vector<TokenId> tokens;             // all sequences, concatenated
-  std::vector<int64_t> offsets = {0};      // sequence s is tokens[offsets[s], offsets[s+1])
-  std::vector<int64_t> positions;          // position of each token within its sequence
+  std::vector<TokenId> tokens;         // all sequences, concatenated
+  std::vector<int64_t> offsets = {0};  // sequence s is tokens[offsets[s], offsets[s+1])
+  std::vector<int64_t> positions;      // position of each token within its sequence
 
   int64_t num_sequences() const { return static_cast<int64_t>(offsets.size()) - 1; }
   int64_t num_tokens() const { return static_cast<int64_t>(tokens.size()); }

@@ -1,5 +1,5 @@
-#include "absl/strings/string_view.h"
 #include "core/tensor/dtype.h"
+#include "absl/strings/string_view.h"
 
 #include <bit>
 #include <cmath>
@@ -18,11 +18,11 @@ struct DTypeInfo {
 };
 
 constexpr DTypeInfo kDTypes[] = {
-    {DType::kF32, "F32", 4, true},     {DType::kF16, "F16", 2, true},
-    {DType::kBF16, "BF16", 2, true},   {DType::kF8E4M3, "F8_E4M3", 1, true},
-    {DType::kF64, "F64", 8, true},     {DType::kI8, "I8", 1, false},
-    {DType::kU8, "U8", 1, false},      {DType::kI16, "I16", 2, false},
-    {DType::kI32, "I32", 4, false},    {DType::kI64, "I64", 8, false},
+    {DType::kF32, "F32", 4, true},    {DType::kF16, "F16", 2, true},
+    {DType::kBF16, "BF16", 2, true},  {DType::kF8E4M3, "F8_E4M3", 1, true},
+    {DType::kF64, "F64", 8, true},    {DType::kI8, "I8", 1, false},
+    {DType::kU8, "U8", 1, false},     {DType::kI16, "I16", 2, false},
+    {DType::kI32, "I32", 4, false},   {DType::kI64, "I64", 8, false},
     {DType::kBool, "BOOL", 1, false},
 };
 
@@ -135,8 +135,8 @@ float E4M3BitsToFloat(uint8_t bits) {
   } else if (exponent == 0) {
     magnitude = std::ldexp(static_cast<float>(mantissa), -9);
   } else {
-    magnitude = std::ldexp(1.0f + static_cast<float>(mantissa) / 8.0f,
-                           static_cast<int>(exponent) - 7);
+    magnitude =
+        std::ldexp(1.0f + static_cast<float>(mantissa) / 8.0f, static_cast<int>(exponent) - 7);
   }
   return negative ? -magnitude : magnitude;
 }

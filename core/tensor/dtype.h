@@ -1,11 +1,11 @@
 // Element types of checkpoints, with the exact scalar conversions between them and fp32.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include "absl/strings/string_view.h"
 
 namespace quench {
 

@@ -31,8 +31,9 @@ Tensor Tensor::Zeros(DType dtype, Shape shape) {
   // 64-byte alignment suits every SIMD width the CPU kernels use.
   auto* storage = static_cast<std::byte*>(::operator new[](bytes, std::align_val_t{64}));
   std::memset(storage, 0, bytes);
-  tensor.owner_ = std::shared_ptr<const void>(
-      storage, [](const void* p) { ::operator delete[](const_cast<void*>(p), std::align_val_t{64}); });
+  tensor.owner_ = std::shared_ptr<const void>(storage, [](const void* p) {
+    ::operator delete[](const_cast<void*>(p), std::align_val_t{64});
+  });
   tensor.data_ = storage;
   tensor.writable_ = true;
   return tensor;

@@ -1,5 +1,5 @@
-#include "absl/strings/string_view.h"
 #include "core/util/atomic_file.h"
+#include "absl/strings/string_view.h"
 
 #include <unistd.h>
 
@@ -17,8 +17,8 @@ absl::StatusOr<AtomicFileWriter> AtomicFileWriter::Create(const std::filesystem:
   temp_path += absl::StrCat(".tmp.", ::getpid());
   FILE* file = std::fopen(temp_path.c_str(), "wb");
   if (file == nullptr) {
-    return absl::PermissionDeniedError(absl::StrCat(temp_path.string(),
-                                                    ": cannot create: ", std::strerror(errno)));
+    return absl::PermissionDeniedError(
+        absl::StrCat(temp_path.string(), ": cannot create: ", std::strerror(errno)));
   }
   return AtomicFileWriter(final_path, std::move(temp_path), file);
 }

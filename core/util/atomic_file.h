@@ -2,11 +2,11 @@
 // Commit(), so readers never see a half-written file. Abandoned files are removed.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <cstdio>
 #include <filesystem>
 #include <span>
 #include <string_view>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

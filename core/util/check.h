@@ -4,11 +4,10 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define QUENCH_CHECK(cond)                                                                \
-  do {                                                                                    \
-    if (!(cond)) {                                                                        \
-      std::fprintf(stderr, "%s:%d: internal invariant broken: %s\n", __FILE__, __LINE__, \
-                   #cond);                                                                \
-      std::abort();                                                                       \
-    }                                                                                     \
+#define QUENCH_CHECK(cond)                                                                       \
+  do {                                                                                           \
+    if (!(cond)) {                                                                               \
+      std::fprintf(stderr, "%s:%d: internal invariant broken: %s\n", __FILE__, __LINE__, #cond); \
+      std::abort();                                                                              \
+    }                                                                                            \
   } while (0)

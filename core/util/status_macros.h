@@ -8,9 +8,9 @@
 #define QUENCH_CONCAT(a, b) QUENCH_CONCAT_INNER(a, b)
 
 // Returns from the current function when `expr` (an absl::Status) is not OK.
-#define QUENCH_RETURN_IF_ERROR(expr)             \
-  do {                                           \
-    ::absl::Status quench_status_ = (expr);      \
+#define QUENCH_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::absl::Status quench_status_ = (expr);          \
     if (!quench_status_.ok()) return quench_status_; \
   } while (0)
 

@@ -33,11 +33,12 @@ void RunForward(benchmark::State& state, const ModelSpec& spec, const ModelWeigh
   const TokenBatch batch = RandomBatch(spec.vocab_size, sequences, length);
   for (auto _ : state) {
     Tensor hidden = transformer.Embed(batch);
-    for (int64_t layer = 0; layer < spec.num_layers; ++layer) transformer.RunBlock(layer, batch, hidden);
+    for (int64_t layer = 0; layer < spec.num_layers; ++layer)
+      transformer.RunBlock(layer, batch, hidden);
     benchmark::DoNotOptimize(transformer.Logits(hidden, 0, hidden.dim(0)));
   }
-  state.counters["tokens/s"] =
-      benchmark::Counter(static_cast<double>(batch.num_tokens()), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(batch.num_tokens()),
+                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_Stories260KForward(benchmark::State& state) {

@@ -25,7 +25,8 @@ CommandResult RunQuench(const std::string& arguments) {
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return result;
   std::array<char, 4096> buffer{};
-  while (size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) result.output.append(buffer.data(), n);
+  while (size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe))
+    result.output.append(buffer.data(), n);
   const int status = ::pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
@@ -36,7 +37,8 @@ TEST(CliTest, EvalPrintsPublishedPerplexityAsJson) {
   const auto data = SharedPath("data/stories260K-eval.jsonl");
   QUENCH_REQUIRE_SHARED(model);
   QUENCH_REQUIRE_SHARED(data);
-  const auto result = RunQuench("eval --json --model " + model.string() + " --tokens " + data.string());
+  const auto result =
+      RunQuench("eval --json --model " + model.string() + " --tokens " + data.string());
   ASSERT_EQ(result.exit_code, 0) << result.output;
   const auto json = nlohmann::json::parse(result.output, nullptr, false);
   ASSERT_FALSE(json.is_discarded()) << result.output;

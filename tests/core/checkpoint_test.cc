@@ -30,8 +30,8 @@ void WriteShardedModel(const std::filesystem::path& dir) {
   ASSERT_TRUE(WriteSafetensors(dir / "model-00001-of-00002.safetensors",
                                {{"a", Filled({2, 2}, 0)}, {"b", Filled({3}, 10)}})
                   .ok());
-  ASSERT_TRUE(WriteSafetensors(dir / "model-00002-of-00002.safetensors", {{"c", Filled({1}, 20)}})
-                  .ok());
+  ASSERT_TRUE(
+      WriteSafetensors(dir / "model-00002-of-00002.safetensors", {{"c", Filled({1}, 20)}}).ok());
   WriteText(dir / "model.safetensors.index.json",
             R"({"metadata":{"total_size":40},"weight_map":{"a":"model-00001-of-00002.safetensors",
                 "b":"model-00001-of-00002.safetensors","c":"model-00002-of-00002.safetensors"}})");
@@ -124,12 +124,13 @@ INSTANTIATE_TEST_SUITE_P(
                                  R"({"weight_map":{"c":"model-00001-of-00002.safetensors"}})");
                      },
                      "does not contain it"},
-        BadDirectory{"TensorInTwoFiles",
-                     [](const auto& d) {
-                       ASSERT_TRUE(WriteSafetensors(d / "x.safetensors", {{"a", Filled({1}, 0)}}).ok());
-                       ASSERT_TRUE(WriteSafetensors(d / "y.safetensors", {{"a", Filled({1}, 0)}}).ok());
-                     },
-                     "stored twice"},
+        BadDirectory{
+            "TensorInTwoFiles",
+            [](const auto& d) {
+              ASSERT_TRUE(WriteSafetensors(d / "x.safetensors", {{"a", Filled({1}, 0)}}).ok());
+              ASSERT_TRUE(WriteSafetensors(d / "y.safetensors", {{"a", Filled({1}, 0)}}).ok());
+            },
+            "stored twice"},
         BadDirectory{"CorruptShard",
                      [](const auto& d) {
                        WriteShardedModel(d);

@@ -41,8 +41,9 @@ Code NearestCode(double x, const std::vector<double>& values) {
 }
 
 TEST(DTypeTest, NamesRoundTrip) {
-  for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16, DType::kF8E4M3, DType::kF64,
-                      DType::kI8, DType::kU8, DType::kI16, DType::kI32, DType::kI64, DType::kBool}) {
+  for (DType dtype :
+       {DType::kF32, DType::kF16, DType::kBF16, DType::kF8E4M3, DType::kF64, DType::kI8, DType::kU8,
+        DType::kI16, DType::kI32, DType::kI64, DType::kBool}) {
     EXPECT_EQ(ParseDType(DTypeName(dtype)), dtype);
   }
   EXPECT_EQ(ParseDType("F8_E4M3"), DType::kF8E4M3);
@@ -54,13 +55,13 @@ TEST(DTypeTest, NamesRoundTrip) {
 TEST(DTypeTest, HalfKnownBitPatterns) {
   EXPECT_EQ(FloatToHalfBits(1.0f), 0x3c00);
   EXPECT_EQ(FloatToHalfBits(-2.0f), 0xc000);
-  EXPECT_EQ(FloatToHalfBits(65504.0f), 0x7bff);                  // largest finite
-  EXPECT_EQ(FloatToHalfBits(65520.0f), 0x7c00);                  // halfway to 2^16: rounds to inf
+  EXPECT_EQ(FloatToHalfBits(65504.0f), 0x7bff);  // largest finite
+  EXPECT_EQ(FloatToHalfBits(65520.0f), 0x7c00);  // halfway to 2^16: rounds to inf
   EXPECT_EQ(FloatToHalfBits(65519.99f), 0x7bff);
-  EXPECT_EQ(FloatToHalfBits(std::ldexp(1.0f, -24)), 0x0001);     // smallest subnormal
-  EXPECT_EQ(FloatToHalfBits(std::ldexp(1.0f, -25)), 0x0000);     // tie → even (zero)
-  EXPECT_EQ(FloatToHalfBits(std::ldexp(1.5f, -24)), 0x0002);     // tie → even (2)
-  EXPECT_EQ(FloatToHalfBits(std::ldexp(1.0f, -14)), 0x0400);     // smallest normal
+  EXPECT_EQ(FloatToHalfBits(std::ldexp(1.0f, -24)), 0x0001);  // smallest subnormal
+  EXPECT_EQ(FloatToHalfBits(std::ldexp(1.0f, -25)), 0x0000);  // tie → even (zero)
+  EXPECT_EQ(FloatToHalfBits(std::ldexp(1.5f, -24)), 0x0002);  // tie → even (2)
+  EXPECT_EQ(FloatToHalfBits(std::ldexp(1.0f, -14)), 0x0400);  // smallest normal
   EXPECT_EQ(FloatToHalfBits(-0.0f), 0x8000);
   EXPECT_EQ(FloatToHalfBits(INFINITY), 0x7c00);
   EXPECT_EQ(FloatToHalfBits(-INFINITY), 0xfc00);
@@ -116,7 +117,8 @@ TEST(DTypeTest, BFloat16BitPatternsAndRounding) {
   EXPECT_EQ(FloatToBFloat16Bits(-INFINITY), 0xff80);
   EXPECT_TRUE(std::isnan(BFloat16BitsToFloat(FloatToBFloat16Bits(NAN))));
   // A NaN whose payload sits in the low 16 bits must stay NaN, not become inf.
-  EXPECT_TRUE(std::isnan(BFloat16BitsToFloat(FloatToBFloat16Bits(std::bit_cast<float>(0x7f800001u)))));
+  EXPECT_TRUE(
+      std::isnan(BFloat16BitsToFloat(FloatToBFloat16Bits(std::bit_cast<float>(0x7f800001u)))));
   for (uint32_t code = 0; code < 0x10000; ++code) {
     const float value = BFloat16BitsToFloat(static_cast<uint16_t>(code));
     if (std::isnan(value)) continue;
@@ -133,8 +135,8 @@ TEST(DTypeTest, E4M3DecodesAndRoundsLikeNearestSearch) {
   EXPECT_TRUE(std::isnan(E4M3BitsToFloat(0xff)));
   EXPECT_EQ(FloatToE4M3Bits(1.0f), 0x38);
   EXPECT_EQ(FloatToE4M3Bits(-448.0f), 0xfe);
-  EXPECT_EQ(FloatToE4M3Bits(1000.0f), 0x7e);       // saturates
-  EXPECT_EQ(FloatToE4M3Bits(-INFINITY), 0xfe);     // saturates
+  EXPECT_EQ(FloatToE4M3Bits(1000.0f), 0x7e);    // saturates
+  EXPECT_EQ(FloatToE4M3Bits(-INFINITY), 0xfe);  // saturates
   EXPECT_EQ(FloatToE4M3Bits(NAN), 0x7f);
   EXPECT_EQ(FloatToE4M3Bits(std::ldexp(1.0f, -10)), 0x00);  // tie between 0 and 2^-9 → even
   EXPECT_EQ(FloatToE4M3Bits(std::ldexp(3.0f, -10)), 0x02);  // tie → even

@@ -42,7 +42,8 @@ Loaded Load(const std::filesystem::path& dir) {
 
 // Runs several sequences of different lengths in one batch and compares each with the
 // reference run on that sequence alone.
-double MaxDifferenceFromReference(const Loaded& model, const std::vector<std::vector<TokenId>>& sequences) {
+double MaxDifferenceFromReference(const Loaded& model,
+                                  const std::vector<std::vector<TokenId>>& sequences) {
   auto backend = kernels::MakeCpuBackend();
   Transformer transformer(model.spec, model.weights, *backend);
   TokenBatch batch;
@@ -63,7 +64,8 @@ double MaxDifferenceFromReference(const Loaded& model, const std::vector<std::ve
   return max_difference;
 }
 
-std::vector<std::vector<TokenId>> RandomSequences(int64_t vocab, std::vector<int> lengths, unsigned seed) {
+std::vector<std::vector<TokenId>> RandomSequences(int64_t vocab, std::vector<int> lengths,
+                                                  unsigned seed) {
   std::mt19937 random(seed);
   std::uniform_int_distribution<TokenId> token(0, static_cast<TokenId>(vocab - 1));
   std::vector<std::vector<TokenId>> sequences;

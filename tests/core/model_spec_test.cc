@@ -68,7 +68,8 @@ TEST(ModelSpecTest, OptUsesLayerNormLearnedPositionsAndRelu) {
   EXPECT_FALSE(spec->HasLinear(LinearRole::kGate));
   EXPECT_TRUE(spec->tie_word_embeddings);
   EXPECT_EQ(spec->LinearName(3, LinearRole::kDown), "model.decoder.layers.3.fc2.weight");
-  EXPECT_EQ(spec->LinearName(0, LinearRole::kO), "model.decoder.layers.0.self_attn.out_proj.weight");
+  EXPECT_EQ(spec->LinearName(0, LinearRole::kO),
+            "model.decoder.layers.0.self_attn.out_proj.weight");
 }
 
 struct BadConfig {
@@ -114,12 +115,14 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"HiddenNotMultipleOfHeads",
                   "{" LLAMA_BASE R"("hidden_size":10,"num_attention_heads":4})",
                   "not a multiple of num_attention_heads"},
-        BadConfig{"UnsupportedRopeScaling",
-                  "{" LLAMA_BASE
-                  R"("hidden_size":8,"num_attention_heads":2,"rope_scaling":{"type":"yarn","factor":4}})",
-                  "rope_scaling type 'yarn'"},
+        BadConfig{
+            "UnsupportedRopeScaling",
+            "{" LLAMA_BASE
+            R"("hidden_size":8,"num_attention_heads":2,"rope_scaling":{"type":"yarn","factor":4}})",
+            "rope_scaling type 'yarn'"},
         BadConfig{"UnknownActivation",
-                  "{" LLAMA_BASE R"("hidden_size":8,"num_attention_heads":2,"hidden_act":"swoosh"})",
+                  "{" LLAMA_BASE
+                  R"("hidden_size":8,"num_attention_heads":2,"hidden_act":"swoosh"})",
                   "activation 'swoosh'"},
         BadConfig{"EpsNotNumber",
                   "{" LLAMA_BASE R"("hidden_size":8,"num_attention_heads":2,"rms_norm_eps":"x"})",

@@ -51,11 +51,15 @@ Matrix Normalize(const ModelSpec& spec, const Matrix& x, const std::vector<doubl
 
 double Act(const ModelSpec& spec, double x) {
   switch (spec.activation) {
-    case Activation::kSilu: return x / (1.0 + std::exp(-x));
-    case Activation::kRelu: return std::max(0.0, x);
-    case Activation::kGelu: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    case Activation::kSilu:
+      return x / (1.0 + std::exp(-x));
+    case Activation::kRelu:
+      return std::max(0.0, x);
+    case Activation::kGelu:
+      return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
     case Activation::kGeluTanh:
-      return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / std::numbers::pi) * (x + 0.044715 * x * x * x)));
+      return 0.5 * x *
+             (1.0 + std::tanh(std::sqrt(2.0 / std::numbers::pi) * (x + 0.044715 * x * x * x)));
   }
   return x;
 }
@@ -121,7 +125,8 @@ Matrix Attention(const ModelSpec& spec, const Checkpoint& ckpt, int64_t layer, c
         total += weights[j];
       }
       for (size_t j = 0; j <= i; ++j) {
-        for (size_t c = 0; c < d; ++c) context[i][h * d + c] += weights[j] / total * v[j][kv * d + c];
+        for (size_t c = 0; c < d; ++c)
+          context[i][h * d + c] += weights[j] / total * v[j][kv * d + c];
       }
     }
   }
@@ -182,7 +187,8 @@ std::vector<std::vector<double>> ReferenceLogits(const ModelSpec& spec, const Ch
     }
   }
   for (int64_t layer = 0; layer < spec.num_layers; ++layer) {
-    const auto attn_w = spec.AttentionNormName(layer), attn_b = spec.AttentionNormName(layer, "bias");
+    const auto attn_w = spec.AttentionNormName(layer),
+               attn_b = spec.AttentionNormName(layer, "bias");
     const auto mlp_w = spec.MlpNormName(layer), mlp_b = spec.MlpNormName(layer, "bias");
     if (spec.norm_before_sublayer) {
       AddInPlace(x, Attention(spec, ckpt, layer, Norm(spec, ckpt, x, attn_w, attn_b)));

@@ -12,7 +12,8 @@
 namespace quench::testing {
 
 // Logits [tokens.size()][vocab] for one sequence.
-std::vector<std::vector<double>> ReferenceLogits(const ModelSpec& spec, const Checkpoint& checkpoint,
+std::vector<std::vector<double>> ReferenceLogits(const ModelSpec& spec,
+                                                 const Checkpoint& checkpoint,
                                                  const std::vector<TokenId>& tokens);
 
 }  // namespace quench::testing

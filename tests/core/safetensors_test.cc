@@ -35,9 +35,9 @@ TEST(SafetensorsTest, WriterRoundTripsEveryDtypeWithMetadata) {
   TempDir dir;
   std::vector<std::pair<std::string, Tensor>> tensors;
   int fill = 0;
-  for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16, DType::kF8E4M3, DType::kI8,
-                      DType::kU8, DType::kI16, DType::kI32, DType::kI64, DType::kBool,
-                      DType::kF64}) {
+  for (DType dtype :
+       {DType::kF32, DType::kF16, DType::kBF16, DType::kF8E4M3, DType::kI8, DType::kU8, DType::kI16,
+        DType::kI32, DType::kI64, DType::kBool, DType::kF64}) {
     Tensor tensor = Tensor::Zeros(dtype, {3, 5});
     auto* bytes = tensor.mutable_data<uint8_t>();
     for (size_t i = 0; i < tensor.num_bytes(); ++i) bytes[i] = static_cast<uint8_t>(fill++ * 7);
@@ -68,8 +68,8 @@ TEST(SafetensorsTest, WriterRoundTripsEveryDtypeWithMetadata) {
 TEST(SafetensorsTest, StreamingWriterTakesPiecesAndRefusesOverflow) {
   TempDir dir;
   const auto path = dir / "stream.safetensors";
-  auto writer = SafetensorsWriter::Create(
-      path, {{"a", DType::kF32, {4}}, {"b", DType::kU8, {3}}}, {});
+  auto writer =
+      SafetensorsWriter::Create(path, {{"a", DType::kF32, {4}}, {"b", DType::kU8, {3}}}, {});
   ASSERT_TRUE(writer.ok());
   const float a[4] = {1, 2, 3, 4};
   const auto a_bytes = std::as_bytes(std::span(a));
@@ -130,21 +130,23 @@ std::vector<MalformedCase> MalformedSafetensors() {
        MakeFile(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", 8),
        "overflows"},
       {"MissingOffsets", MakeFile(R"({"w":{"dtype":"F32","shape":[2]}})", 8), "data_offsets"},
-      {"ThreeOffsets",
-       MakeFile(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,4,8]}})", 8), "data_offsets"},
-      {"EndBeforeBegin",
-       MakeFile(R"({"w":{"dtype":"F32","shape":[0],"data_offsets":[8,4]}})", 8), "before it begins"},
+      {"ThreeOffsets", MakeFile(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,4,8]}})", 8),
+       "data_offsets"},
+      {"EndBeforeBegin", MakeFile(R"({"w":{"dtype":"F32","shape":[0],"data_offsets":[8,4]}})", 8),
+       "before it begins"},
       {"SizeMismatch", MakeFile(R"({"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,12]}})", 12),
        "needs 16 bytes"},
       {"PastTheData", MakeFile(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8),
        "past the data"},
       {"Overlap",
        MakeFile(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12),
+                R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                12),
        "overlaps"},
       {"Hole",
        MakeFile(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
-                R"("b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})", 12),
+                R"("b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+                12),
        "unused bytes"},
       {"TrailingBytes", MakeFile("{" + good_entry + "}", 12), "trailing bytes"},
       {"DuplicateTensor", MakeFile("{" + good_entry + "," + good_entry + "}", 8), "twice"},

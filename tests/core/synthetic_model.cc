@@ -19,7 +19,8 @@ void WriteSyntheticModel(const std::filesystem::path& dir, const std::string& co
   auto add = [&](const std::string& name, Shape shape, float mean, float spread) {
     Tensor values = Tensor::Zeros(DType::kF32, shape);
     std::normal_distribution<float> normal(mean, spread);
-    for (int64_t i = 0; i < values.num_elements(); ++i) values.mutable_data<float>()[i] = normal(random);
+    for (int64_t i = 0; i < values.num_elements(); ++i)
+      values.mutable_data<float>()[i] = normal(random);
     Tensor stored = Tensor::Zeros(storage, shape);
     ConvertFromFloat(values.data<float>(), storage, stored.mutable_data<uint8_t>(),
                      static_cast<size_t>(values.num_elements()));
