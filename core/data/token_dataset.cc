@@ -40,7 +40,7 @@ std::vector<std::string> SplitDocuments(absl::string_view text) {
   std::string current;
   size_t start = 0;
   auto flush = [&] {
-    const auto trimmed = absl::StripTrailingAsciiWhitespace(current);
+    const auto trimmed = absl::StripAsciiWhitespace(current);
     if (!trimmed.empty()) documents.emplace_back(trimmed);
     current.clear();
   };

@@ -66,20 +66,24 @@ absl::StatusOr<std::vector<AddedToken>> ParseAddedTokens(const Json& list,
     const std::string item_where = json_fields::Element(where, i);
     const Json& item = list[i];
     AddedToken token;
-    QUENCH_ASSIGN_OR_RETURN(token.content, json_fields::RequiredString(item, "content", item_where));
+    QUENCH_ASSIGN_OR_RETURN(token.content,
+                            json_fields::RequiredString(item, "content", item_where));
     QUENCH_ASSIGN_OR_RETURN(const int64_t id, json_fields::OptionalInt(item, "id", item_where, -1));
     if (id < 0 || id > std::numeric_limits<TokenId>::max()) {
       return absl::InvalidArgumentError(
           absl::StrCat(item_where, ".id: missing or out of range (", id, ")"));
     }
     token.id = static_cast<TokenId>(id);
-    QUENCH_ASSIGN_OR_RETURN(token.special, json_fields::OptionalBool(item, "special", item_where, false));
+    QUENCH_ASSIGN_OR_RETURN(token.special,
+                            json_fields::OptionalBool(item, "special", item_where, false));
     QUENCH_ASSIGN_OR_RETURN(token.single_word,
                             json_fields::OptionalBool(item, "single_word", item_where, false));
-    QUENCH_ASSIGN_OR_RETURN(token.lstrip, json_fields::OptionalBool(item, "lstrip", item_where, false));
-    QUENCH_ASSIGN_OR_RETURN(token.rstrip, json_fields::OptionalBool(item, "rstrip", item_where, false));
-    QUENCH_ASSIGN_OR_RETURN(token.normalized,
-                            json_fields::OptionalBool(item, "normalized", item_where, !token.special));
+    QUENCH_ASSIGN_OR_RETURN(token.lstrip,
+                            json_fields::OptionalBool(item, "lstrip", item_where, false));
+    QUENCH_ASSIGN_OR_RETURN(token.rstrip,
+                            json_fields::OptionalBool(item, "rstrip", item_where, false));
+    QUENCH_ASSIGN_OR_RETURN(token.normalized, json_fields::OptionalBool(
+                                                  item, "normalized", item_where, !token.special));
     tokens.push_back(std::move(token));
   }
   return tokens;
@@ -89,9 +93,9 @@ void AddedVocabulary::Matcher::Add(std::string pattern, size_t token_index) {
   if (pattern.empty()) return;
   std::vector<Pattern>& bucket = by_first_byte_[static_cast<unsigned char>(pattern[0])];
   // Stable: among equal strings the first token listed wins.
-  const auto position = std::upper_bound(
-      bucket.begin(), bucket.end(), pattern.size(),
-      [](size_t size, const Pattern& other) { return size > other.text.size(); });
+  const auto position =
+      std::upper_bound(bucket.begin(), bucket.end(), pattern.size(),
+                       [](size_t size, const Pattern& other) { return size > other.text.size(); });
   bucket.insert(position, Pattern{std::move(pattern), token_index});
 }
 

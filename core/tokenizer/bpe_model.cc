@@ -34,23 +34,25 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const Json& model,
   if (!unk_token.empty()) {
     bpe->unk_id_ = bpe->TokenToId(unk_token);
     if (!bpe->unk_id_) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          json_fields::Child(where, "unk_token"), ": \"", unk_token, "\" is not in the vocabulary"));
+      return absl::InvalidArgumentError(absl::StrCat(json_fields::Child(where, "unk_token"), ": \"",
+                                                     unk_token, "\" is not in the vocabulary"));
     }
   }
-  QUENCH_ASSIGN_OR_RETURN(bpe->fuse_unk_, json_fields::OptionalBool(model, "fuse_unk", where, false));
+  QUENCH_ASSIGN_OR_RETURN(bpe->fuse_unk_,
+                          json_fields::OptionalBool(model, "fuse_unk", where, false));
   QUENCH_ASSIGN_OR_RETURN(bpe->byte_fallback_,
                           json_fields::OptionalBool(model, "byte_fallback", where, false));
   QUENCH_ASSIGN_OR_RETURN(bpe->ignore_merges_,
                           json_fields::OptionalBool(model, "ignore_merges", where, false));
-  QUENCH_ASSIGN_OR_RETURN(bpe->continuing_subword_prefix_,
-                          json_fields::OptionalString(model, "continuing_subword_prefix", where, ""));
+  QUENCH_ASSIGN_OR_RETURN(
+      bpe->continuing_subword_prefix_,
+      json_fields::OptionalString(model, "continuing_subword_prefix", where, ""));
   QUENCH_ASSIGN_OR_RETURN(bpe->end_of_word_suffix_,
                           json_fields::OptionalString(model, "end_of_word_suffix", where, ""));
   QUENCH_ASSIGN_OR_RETURN(const Json* dropout, json_fields::Optional(model, "dropout", where));
   if (dropout != nullptr && !(dropout->is_number() && dropout->get<double>() == 0.0)) {
-    return absl::UnimplementedError(absl::StrCat(
-        json_fields::Child(where, "dropout"), ": BPE dropout is not supported (it is random)"));
+    return absl::UnimplementedError(absl::StrCat(json_fields::Child(where, "dropout"),
+                                                 ": BPE dropout is not supported (it is random)"));
   }
   for (int byte = 0; byte < 256; ++byte) {
     bpe->byte_token_ids_[byte] = bpe->TokenToId(absl::StrFormat("<0x%02X>", byte));
@@ -65,8 +67,8 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const Json& model,
 
 absl::Status BpeModel::ReadVocab(const Json& vocab, const std::string& where) {
   if (!vocab.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(where, ": expected an object of token: id, found ",
-                                                   json_fields::TypeName(vocab)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": expected an object of token: id, found ", json_fields::TypeName(vocab)));
   }
   ids_by_token_.reserve(vocab.size());
   for (const auto& [token, id_json] : vocab.items()) {
@@ -103,18 +105,20 @@ absl::Status BpeModel::ReadMerges(const Json& merges, const std::string& where) 
       const std::string& text = merge.get_ref<const std::string&>();
       const size_t space = text.find(' ');
       if (space == std::string::npos || text.find(' ', space + 1) != std::string::npos) {
-        return absl::InvalidArgumentError(absl::StrCat(json_fields::Element(where, rank), ": \"",
-                                                       text, "\" is not two tokens separated by one space"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(json_fields::Element(where, rank), ": \"", text,
+                         "\" is not two tokens separated by one space"));
       }
       left = text.substr(0, space);
       right = text.substr(space + 1);
-    } else if (merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string()) {
+    } else if (merge.is_array() && merge.size() == 2 && merge[0].is_string() &&
+               merge[1].is_string()) {
       left = merge[0].get<std::string>();
       right = merge[1].get<std::string>();
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(json_fields::Element(where, rank),
-                                                     ": expected \"left right\" or [\"left\", \"right\"], found ",
-                                                     merge.dump()));
+      return absl::InvalidArgumentError(
+          absl::StrCat(json_fields::Element(where, rank),
+                       ": expected \"left right\" or [\"left\", \"right\"], found ", merge.dump()));
     }
     const std::optional<TokenId> left_id = TokenToId(left);
     const std::optional<TokenId> right_id = TokenToId(right);
@@ -124,14 +128,15 @@ absl::Status BpeModel::ReadMerges(const Json& merges, const std::string& where) 
     }
     std::string merged = absl::StrCat(left, AbslView(right_rest));
     const std::optional<TokenId> merged_id = TokenToId(merged);
-    for (const auto& [token, id] : {std::pair{&left, left_id}, std::pair{&right, right_id},
-                                    std::pair{&merged, merged_id}}) {
+    for (const auto& [token, id] :
+         {std::pair{&left, left_id}, std::pair{&right, right_id}, std::pair{&merged, merged_id}}) {
       if (!id) {
         return absl::InvalidArgumentError(absl::StrCat(json_fields::Element(where, rank), ": \"",
                                                        *token, "\" is not in the vocabulary"));
       }
     }
-    merges_.try_emplace(PairKey(*left_id, *right_id), Merge{static_cast<int32_t>(rank), *merged_id});
+    merges_.try_emplace(PairKey(*left_id, *right_id),
+                        Merge{static_cast<int32_t>(rank), *merged_id});
   }
   return absl::OkStatus();
 }
@@ -171,11 +176,13 @@ void BpeModel::InitialSymbols(std::string_view word, std::vector<TokenId>& symbo
     }
     if (byte_fallback_) {
       bool all_bytes_known = true;
-      for (const char c : piece) all_bytes_known &= byte_token_ids_[static_cast<unsigned char>(c)].has_value();
+      for (const char c : piece)
+        all_bytes_known &= byte_token_ids_[static_cast<unsigned char>(c)].has_value();
       if (all_bytes_known) {
         if (unk_pending) symbols.push_back(*unk_id_);
         unk_pending = false;
-        for (const char c : piece) symbols.push_back(*byte_token_ids_[static_cast<unsigned char>(c)]);
+        for (const char c : piece)
+          symbols.push_back(*byte_token_ids_[static_cast<unsigned char>(c)]);
         continue;
       }
     }

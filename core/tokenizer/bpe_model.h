@@ -42,7 +42,8 @@ class BpeModel {
 
   BpeModel() = default;
   static uint64_t PairKey(TokenId left, TokenId right) {
-    return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
+    return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) |
+           static_cast<uint32_t>(right);
   }
   absl::Status ReadVocab(const nlohmann::json& vocab, const std::string& where);
   absl::Status ReadMerges(const nlohmann::json& merges, const std::string& where);

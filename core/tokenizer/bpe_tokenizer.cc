@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -35,7 +37,7 @@ struct BpePipeline {
 
 class BpeTokenizer final : public Tokenizer {
  public:
-  explicit BpeTokenizer(BpePipeline pipeline) : p_(std::move(pipeline)) {}
+  explicit BpeTokenizer(BpePipeline pipeline) : pipeline_(std::move(pipeline)) {}
 
   std::vector<TokenId> Encode(std::string_view text) const override {
     std::string valid_text;
@@ -45,15 +47,16 @@ class BpeTokenizer final : public Tokenizer {
     }
     std::vector<TokenId> ids;
     std::vector<PreToken> words;
-    for (TextPiece& piece : p_.added->ExtractAndNormalize(text, p_.normalizer.get())) {
+    for (TextPiece& piece :
+         pipeline_.added->ExtractAndNormalize(text, pipeline_.normalizer.get())) {
       if (piece.token) {
         ids.push_back(*piece.token);
         continue;
       }
       words.clear();
       words.push_back({std::move(piece.text), piece.at_text_start});
-      if (p_.pre_tokenizer != nullptr) p_.pre_tokenizer->PreTokenize(words);
-      for (const PreToken& word : words) p_.model->Tokenize(word.text, ids);
+      if (pipeline_.pre_tokenizer != nullptr) pipeline_.pre_tokenizer->PreTokenize(words);
+      for (const PreToken& word : words) pipeline_.model->Tokenize(word.text, ids);
     }
     return ids;
   }
@@ -62,31 +65,31 @@ class BpeTokenizer final : public Tokenizer {
     std::vector<std::string> tokens;
     tokens.reserve(ids.size());
     for (const TokenId id : ids) {
-      if (const AddedToken* added = p_.added->FindById(id)) {
+      if (const AddedToken* added = pipeline_.added->FindById(id)) {
         tokens.push_back(added->content);
-      } else if (const std::string* token = p_.model->IdToToken(id)) {
+      } else if (const std::string* token = pipeline_.model->IdToToken(id)) {
         tokens.push_back(*token);
       } else {
         return absl::OutOfRangeError(
             absl::StrCat("token id ", id, " is not in the vocabulary (size ", vocab_size(), ")"));
       }
     }
-    if (p_.decoder == nullptr) return absl::StrJoin(tokens, " ");
-    p_.decoder->DecodeChain(tokens);
+    if (pipeline_.decoder == nullptr) return absl::StrJoin(tokens, " ");
+    pipeline_.decoder->DecodeChain(tokens);
     return absl::StrJoin(tokens, "");
   }
 
   int32_t vocab_size() const override {
-    int32_t size = p_.model->id_limit();
-    for (const AddedToken& token : p_.added->tokens()) size = std::max(size, token.id + 1);
+    int32_t size = pipeline_.model->id_limit();
+    for (const AddedToken& token : pipeline_.added->tokens()) size = std::max(size, token.id + 1);
     return size;
   }
-  std::optional<TokenId> bos_id() const override { return p_.bos; }
-  std::optional<TokenId> eos_id() const override { return p_.eos; }
+  std::optional<TokenId> bos_id() const override { return pipeline_.bos; }
+  std::optional<TokenId> eos_id() const override { return pipeline_.eos; }
   std::string_view kind() const override { return "bpe"; }
 
  private:
-  BpePipeline p_;
+  BpePipeline pipeline_;
 };
 
 absl::Status Prefixed(const absl::Status& status, const std::string& origin) {
@@ -157,7 +160,8 @@ std::pair<std::optional<TokenId>, std::optional<TokenId>> SpecialTokensFromTempl
     if (!item.contains("SpecialToken") || !item["SpecialToken"].is_object()) continue;
     const std::string name = item["SpecialToken"].value("id", "");
     std::optional<TokenId> id;
-    const Json& specials = processor.contains("special_tokens") ? processor["special_tokens"] : Json();
+    const Json& specials =
+        processor.contains("special_tokens") ? processor["special_tokens"] : Json();
     if (specials.is_object() && specials.contains(name) && specials[name].is_object() &&
         specials[name].contains("ids") && specials[name]["ids"].is_array() &&
         specials[name]["ids"].size() == 1 && specials[name]["ids"][0].is_number_integer()) {
@@ -231,9 +235,10 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Parse(std::string_view tokenizer_json
 }
 
 // Any exception left (nlohmann on an unforeseen shape, bad_alloc) still becomes a Status.
-absl::StatusOr<std::unique_ptr<Tokenizer>> ParseNoThrow(
-    std::string_view tokenizer_json, std::optional<std::string_view> config_json,
-    const std::string& origin, const std::string& config_origin) {
+absl::StatusOr<std::unique_ptr<Tokenizer>> ParseNoThrow(std::string_view tokenizer_json,
+                                                        std::optional<std::string_view> config_json,
+                                                        const std::string& origin,
+                                                        const std::string& config_origin) {
   try {
     return Parse(tokenizer_json, config_json, origin, config_origin);
   } catch (const std::exception& error) {
@@ -254,8 +259,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> ParseBpeTokenizer(
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadBpeTokenizer(
     const std::filesystem::path& tokenizer_json) {
   QUENCH_ASSIGN_OR_RETURN(const std::string contents, ReadFileToString(tokenizer_json));
-  const std::filesystem::path config_path =
-      tokenizer_json.parent_path() / "tokenizer_config.json";
+  const std::filesystem::path config_path = tokenizer_json.parent_path() / "tokenizer_config.json";
   std::error_code error;
   std::optional<std::string> config;
   if (std::filesystem::is_regular_file(config_path, error)) {

@@ -150,16 +150,21 @@ class MetaspaceDecoder final : public Decoder {
   bool drop_in_first_token_;
 };
 
-absl::StatusOr<std::unique_ptr<Decoder>> ParseReplace(const Json& config, const std::string& where) {
-  QUENCH_ASSIGN_OR_RETURN(const Json* pattern_json, json_fields::Required(config, "pattern", where));
-  QUENCH_ASSIGN_OR_RETURN(TextPattern pattern,
-                          TextPattern::FromJson(*pattern_json, json_fields::Child(where, "pattern")));
-  QUENCH_ASSIGN_OR_RETURN(std::string content, json_fields::RequiredString(config, "content", where));
+absl::StatusOr<std::unique_ptr<Decoder>> ParseReplace(const Json& config,
+                                                      const std::string& where) {
+  QUENCH_ASSIGN_OR_RETURN(const Json* pattern_json,
+                          json_fields::Required(config, "pattern", where));
+  QUENCH_ASSIGN_OR_RETURN(
+      TextPattern pattern,
+      TextPattern::FromJson(*pattern_json, json_fields::Child(where, "pattern")));
+  QUENCH_ASSIGN_OR_RETURN(std::string content,
+                          json_fields::RequiredString(config, "content", where));
   return std::make_unique<ReplaceDecoder>(std::move(pattern), std::move(content));
 }
 
 absl::StatusOr<std::unique_ptr<Decoder>> ParseStrip(const Json& config, const std::string& where) {
-  QUENCH_ASSIGN_OR_RETURN(std::string content, json_fields::OptionalChar(config, "content", where, " "));
+  QUENCH_ASSIGN_OR_RETURN(std::string content,
+                          json_fields::OptionalChar(config, "content", where, " "));
   QUENCH_ASSIGN_OR_RETURN(const int64_t start, json_fields::OptionalInt(config, "start", where, 0));
   QUENCH_ASSIGN_OR_RETURN(const int64_t stop, json_fields::OptionalInt(config, "stop", where, 0));
   if (start < 0 || stop < 0) {
@@ -175,9 +180,9 @@ absl::StatusOr<std::unique_ptr<Decoder>> ParseMetaspace(const Json& config,
                           json_fields::OptionalChar(config, "replacement", where, "\u2581"));
   QUENCH_ASSIGN_OR_RETURN(const bool add_prefix_space,
                           json_fields::OptionalBool(config, "add_prefix_space", where, true));
-  QUENCH_ASSIGN_OR_RETURN(
-      const std::string scheme,
-      json_fields::OptionalString(config, "prepend_scheme", where, add_prefix_space ? "always" : "never"));
+  QUENCH_ASSIGN_OR_RETURN(const std::string scheme,
+                          json_fields::OptionalString(config, "prepend_scheme", where,
+                                                      add_prefix_space ? "always" : "never"));
   if (scheme != "always" && scheme != "first" && scheme != "never") {
     return absl::InvalidArgumentError(absl::StrCat(json_fields::Child(where, "prepend_scheme"),
                                                    ": unknown scheme \"", scheme, "\""));
@@ -187,9 +192,11 @@ absl::StatusOr<std::unique_ptr<Decoder>> ParseMetaspace(const Json& config,
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Decoder>> ParseDecoder(const Json& config, const std::string& where) {
+absl::StatusOr<std::unique_ptr<Decoder>> ParseDecoder(const Json& config,
+                                                      const std::string& where) {
   if (config.is_null()) return nullptr;
-  QUENCH_ASSIGN_OR_RETURN(const std::string type, json_fields::RequiredString(config, "type", where));
+  QUENCH_ASSIGN_OR_RETURN(const std::string type,
+                          json_fields::RequiredString(config, "type", where));
   if (type == "Sequence") {
     const std::string list_where = json_fields::Child(where, "decoders");
     QUENCH_ASSIGN_OR_RETURN(const Json* list, json_fields::Required(config, "decoders", where));

@@ -101,7 +101,8 @@ absl::StatusOr<std::unique_ptr<Normalizer>> MakeUnicodeForm(const std::string& t
 absl::StatusOr<std::unique_ptr<Normalizer>> ParseNormalizer(const Json& config,
                                                             const std::string& where) {
   if (config.is_null()) return nullptr;
-  QUENCH_ASSIGN_OR_RETURN(const std::string type, json_fields::RequiredString(config, "type", where));
+  QUENCH_ASSIGN_OR_RETURN(const std::string type,
+                          json_fields::RequiredString(config, "type", where));
   if (type == "Sequence") {
     const std::string list_where = json_fields::Child(where, "normalizers");
     QUENCH_ASSIGN_OR_RETURN(const Json* list, json_fields::Required(config, "normalizers", where));
@@ -117,23 +118,27 @@ absl::StatusOr<std::unique_ptr<Normalizer>> ParseNormalizer(const Json& config,
     return std::make_unique<SequenceNormalizer>(std::move(steps));
   }
   if (type == "Prepend") {
-    QUENCH_ASSIGN_OR_RETURN(std::string prefix, json_fields::RequiredString(config, "prepend", where));
+    QUENCH_ASSIGN_OR_RETURN(std::string prefix,
+                            json_fields::RequiredString(config, "prepend", where));
     return std::make_unique<PrependNormalizer>(std::move(prefix));
   }
   if (type == "Replace") {
-    QUENCH_ASSIGN_OR_RETURN(const Json* pattern_json, json_fields::Required(config, "pattern", where));
-    QUENCH_ASSIGN_OR_RETURN(TextPattern pattern,
-                            TextPattern::FromJson(*pattern_json, json_fields::Child(where, "pattern")));
-    QUENCH_ASSIGN_OR_RETURN(std::string content, json_fields::RequiredString(config, "content", where));
+    QUENCH_ASSIGN_OR_RETURN(const Json* pattern_json,
+                            json_fields::Required(config, "pattern", where));
+    QUENCH_ASSIGN_OR_RETURN(
+        TextPattern pattern,
+        TextPattern::FromJson(*pattern_json, json_fields::Child(where, "pattern")));
+    QUENCH_ASSIGN_OR_RETURN(std::string content,
+                            json_fields::RequiredString(config, "content", where));
     return std::make_unique<ReplaceNormalizer>(std::move(pattern), std::move(content));
   }
   if (type == "NFC" || type == "NFD" || type == "NFKC" || type == "NFKD") {
     return MakeUnicodeForm(type, where);
   }
   if (type == "Lowercase") return std::make_unique<LowercaseNormalizer>();
-  return absl::UnimplementedError(absl::StrCat(
-      json_fields::Child(where, "type"), ": unsupported normalizer \"", type,
-      "\" (supported: Sequence, Prepend, Replace, NFC, NFD, NFKC, NFKD, Lowercase)"));
+  return absl::UnimplementedError(
+      absl::StrCat(json_fields::Child(where, "type"), ": unsupported normalizer \"", type,
+                   "\" (supported: Sequence, Prepend, Replace, NFC, NFD, NFKC, NFKD, Lowercase)"));
 }
 
 }  // namespace quench

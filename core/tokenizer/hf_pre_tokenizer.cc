@@ -1,5 +1,6 @@
 #include "core/tokenizer/hf_pre_tokenizer.h"
 
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -95,8 +96,8 @@ void SplitPieces(const TextPattern& pattern, SplitBehavior behavior, bool invert
   std::vector<PreToken> result;
   result.reserve(pieces.size());
   for (PreToken& piece : pieces) {
-    const std::vector<Segment> parts = ApplyBehavior(
-        Segments(piece.text.size(), pattern.FindAll(piece.text), invert), behavior);
+    const std::vector<Segment> parts =
+        ApplyBehavior(Segments(piece.text.size(), pattern.FindAll(piece.text), invert), behavior);
     if (parts.size() == 1 && parts[0].begin == 0 && parts[0].end == piece.text.size()) {
       result.push_back(std::move(piece));
       continue;
@@ -143,7 +144,7 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
   void PreTokenize(std::vector<PreToken>& pieces) const override {
     if (add_prefix_space_) {
       for (PreToken& piece : pieces) {
-        if (piece.text[0] != ' ') piece.text.insert(0, " ");
+        if (!piece.text.starts_with(' ')) piece.text.insert(0, " ");
       }
     }
     if (gpt2_words_) SplitPieces(*gpt2_words_, SplitBehavior::kIsolated, false, pieces);
@@ -198,14 +199,17 @@ absl::StatusOr<SplitBehavior> ParseBehavior(const std::string& name, const std::
 
 absl::StatusOr<std::unique_ptr<PreTokenizer>> ParseSplit(const Json& config,
                                                          const std::string& where) {
-  QUENCH_ASSIGN_OR_RETURN(const Json* pattern_json, json_fields::Required(config, "pattern", where));
-  QUENCH_ASSIGN_OR_RETURN(TextPattern pattern,
-                          TextPattern::FromJson(*pattern_json, json_fields::Child(where, "pattern")));
+  QUENCH_ASSIGN_OR_RETURN(const Json* pattern_json,
+                          json_fields::Required(config, "pattern", where));
+  QUENCH_ASSIGN_OR_RETURN(
+      TextPattern pattern,
+      TextPattern::FromJson(*pattern_json, json_fields::Child(where, "pattern")));
   QUENCH_ASSIGN_OR_RETURN(const std::string behavior_name,
                           json_fields::RequiredString(config, "behavior", where));
   QUENCH_ASSIGN_OR_RETURN(const SplitBehavior behavior,
                           ParseBehavior(behavior_name, json_fields::Child(where, "behavior")));
-  QUENCH_ASSIGN_OR_RETURN(const bool invert, json_fields::OptionalBool(config, "invert", where, false));
+  QUENCH_ASSIGN_OR_RETURN(const bool invert,
+                          json_fields::OptionalBool(config, "invert", where, false));
   return std::make_unique<SplitPreTokenizer>(std::move(pattern), behavior, invert);
 }
 
@@ -229,9 +233,9 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> ParseMetaspace(const Json& config,
   // Older files say `add_prefix_space`; newer ones `prepend_scheme`.
   QUENCH_ASSIGN_OR_RETURN(const bool add_prefix_space,
                           json_fields::OptionalBool(config, "add_prefix_space", where, true));
-  QUENCH_ASSIGN_OR_RETURN(
-      const std::string scheme_name,
-      json_fields::OptionalString(config, "prepend_scheme", where, add_prefix_space ? "always" : "never"));
+  QUENCH_ASSIGN_OR_RETURN(const std::string scheme_name,
+                          json_fields::OptionalString(config, "prepend_scheme", where,
+                                                      add_prefix_space ? "always" : "never"));
   PrependScheme scheme;
   if (scheme_name == "always") {
     scheme = PrependScheme::kAlways;
@@ -243,7 +247,8 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> ParseMetaspace(const Json& config,
     return absl::InvalidArgumentError(absl::StrCat(json_fields::Child(where, "prepend_scheme"),
                                                    ": unknown scheme \"", scheme_name, "\""));
   }
-  QUENCH_ASSIGN_OR_RETURN(const bool split, json_fields::OptionalBool(config, "split", where, true));
+  QUENCH_ASSIGN_OR_RETURN(const bool split,
+                          json_fields::OptionalBool(config, "split", where, true));
   return std::make_unique<MetaspacePreTokenizer>(std::move(replacement), scheme, split);
 }
 
@@ -252,10 +257,12 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> ParseMetaspace(const Json& config,
 absl::StatusOr<std::unique_ptr<PreTokenizer>> ParsePreTokenizer(const Json& config,
                                                                 const std::string& where) {
   if (config.is_null()) return nullptr;
-  QUENCH_ASSIGN_OR_RETURN(const std::string type, json_fields::RequiredString(config, "type", where));
+  QUENCH_ASSIGN_OR_RETURN(const std::string type,
+                          json_fields::RequiredString(config, "type", where));
   if (type == "Sequence") {
     const std::string list_where = json_fields::Child(where, "pretokenizers");
-    QUENCH_ASSIGN_OR_RETURN(const Json* list, json_fields::Required(config, "pretokenizers", where));
+    QUENCH_ASSIGN_OR_RETURN(const Json* list,
+                            json_fields::Required(config, "pretokenizers", where));
     if (!list->is_array()) {
       return absl::InvalidArgumentError(absl::StrCat(list_where, ": expected an array"));
     }

@@ -39,9 +39,8 @@ const char* TypeName(const Json& value) {
 absl::StatusOr<const Json*> Optional(const Json& object, std::string_view key,
                                      const std::string& where) {
   if (!object.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(where.empty() ? "top level" : where,
-                                                   ": expected an object, found ",
-                                                   TypeName(object)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        where.empty() ? "top level" : where, ": expected an object, found ", TypeName(object)));
   }
   const auto it = object.find(key);
   if (it == object.end() || it->is_null()) return nullptr;
@@ -74,8 +73,8 @@ absl::StatusOr<std::string> OptionalString(const Json& object, std::string_view 
   return RequiredString(object, key, where);
 }
 
-absl::StatusOr<bool> OptionalBool(const Json& object, std::string_view key, const std::string& where,
-                                  bool fallback) {
+absl::StatusOr<bool> OptionalBool(const Json& object, std::string_view key,
+                                  const std::string& where, bool fallback) {
   QUENCH_ASSIGN_OR_RETURN(const Json* value, Optional(object, key, where));
   if (value == nullptr) return fallback;
   if (!value->is_boolean()) {

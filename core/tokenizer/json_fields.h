@@ -33,8 +33,8 @@ absl::StatusOr<std::string> RequiredString(const Json& object, std::string_view 
                                            const std::string& where);
 absl::StatusOr<std::string> OptionalString(const Json& object, std::string_view key,
                                            const std::string& where, std::string fallback);
-absl::StatusOr<bool> OptionalBool(const Json& object, std::string_view key, const std::string& where,
-                                  bool fallback);
+absl::StatusOr<bool> OptionalBool(const Json& object, std::string_view key,
+                                  const std::string& where, bool fallback);
 absl::StatusOr<int64_t> OptionalInt(const Json& object, std::string_view key,
                                     const std::string& where, int64_t fallback);
 

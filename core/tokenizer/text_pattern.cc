@@ -13,11 +13,13 @@ absl::StatusOr<TextPattern> TextPattern::FromJson(const nlohmann::json& pattern,
         absl::StrCat(where, ": expected {\"String\": ...} or {\"Regex\": ...}"));
   }
   if (pattern.contains("String")) {
-    QUENCH_ASSIGN_OR_RETURN(std::string literal, json_fields::RequiredString(pattern, "String", where));
+    QUENCH_ASSIGN_OR_RETURN(std::string literal,
+                            json_fields::RequiredString(pattern, "String", where));
     return Literal(std::move(literal));
   }
   if (pattern.contains("Regex")) {
-    QUENCH_ASSIGN_OR_RETURN(std::string source, json_fields::RequiredString(pattern, "Regex", where));
+    QUENCH_ASSIGN_OR_RETURN(std::string source,
+                            json_fields::RequiredString(pattern, "Regex", where));
     absl::StatusOr<TextPattern> regex = Regex(source);
     if (!regex.ok()) {
       return absl::InvalidArgumentError(
@@ -25,9 +27,9 @@ absl::StatusOr<TextPattern> TextPattern::FromJson(const nlohmann::json& pattern,
     }
     return regex;
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat(where, ": unsupported pattern kind \"", pattern.begin().key(),
-                   "\" (expected \"String\" or \"Regex\")"));
+  return absl::InvalidArgumentError(absl::StrCat(where, ": unsupported pattern kind \"",
+                                                 pattern.begin().key(),
+                                                 "\" (expected \"String\" or \"Regex\")"));
 }
 
 TextPattern TextPattern::Literal(std::string literal) {

@@ -29,7 +29,7 @@ class TextPattern {
   TextPattern(std::string literal, std::optional<Pcre2Regex> regex)
       : literal_(std::move(literal)), regex_(std::move(regex)) {}
 
-  std::string literal_;              // used when regex_ is empty
+  std::string literal_;  // used when regex_ is empty
   std::optional<Pcre2Regex> regex_;
 };
 

@@ -72,7 +72,9 @@ std::string ToValidLossy(std::string_view text) {
 }
 
 char32_t DecodeAt(std::string_view text, size_t pos) {
-  const auto byte = [&](size_t i) { return static_cast<char32_t>(static_cast<unsigned char>(text[i])); };
+  const auto byte = [&](size_t i) {
+    return static_cast<char32_t>(static_cast<unsigned char>(text[i]));
+  };
   const char32_t lead = byte(pos);
   switch (CharLength(static_cast<unsigned char>(lead))) {
     case 1:
@@ -107,8 +109,8 @@ void Append(char32_t code_point, std::string& out) {
 
 bool IsWhitespace(char32_t c) {
   return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-         c == 0x205F || c == 0x3000;
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+         c == 0x3000;
 }
 
 }  // namespace quench::utf8
