@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "core/tokenizer/absl_view.h"
+#include "core/util/absl_view.h"
 #include "core/tokenizer/json_fields.h"
 #include "core/tokenizer/utf8.h"
 #include "core/util/status_macros.h"

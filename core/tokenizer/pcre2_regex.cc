@@ -4,7 +4,7 @@
 #include <pcre2.h>
 
 #include "absl/strings/str_cat.h"
-#include "core/tokenizer/absl_view.h"
+#include "core/util/absl_view.h"
 
 namespace quench {
 namespace {
