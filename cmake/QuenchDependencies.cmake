@@ -7,6 +7,7 @@ find_package(gRPC CONFIG REQUIRED)              # libgrpc++-dev, protobuf-compil
 find_package(spdlog CONFIG REQUIRED)            # libspdlog-dev
 find_package(Eigen3 3.4 REQUIRED NO_MODULE)     # libeigen3-dev
 find_package(nlohmann_json 3.10 CONFIG REQUIRED)  # nlohmann-json3-dev
+find_package(yaml-cpp CONFIG REQUIRED)         # libyaml-cpp-dev
 find_package(CLI11 CONFIG REQUIRED)             # libcli11-dev
 find_package(PkgConfig REQUIRED)                # pkg-config
 pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)  # libsentencepiece-dev

@@ -30,6 +30,35 @@ const float* DataOrNull(const Tensor& tensor) {
 
 }  // namespace
 
+std::vector<LinearRole> GroupRoles(const ModelSpec& spec, InputGroup group) {
+  switch (group) {
+    case InputGroup::kQkv:
+      return {LinearRole::kQ, LinearRole::kK, LinearRole::kV};
+    case InputGroup::kO:
+      return {LinearRole::kO};
+    case InputGroup::kGateUp:
+      if (spec.gated_mlp) return {LinearRole::kGate, LinearRole::kUp};
+      return {LinearRole::kUp};
+    case InputGroup::kDown:
+      return {LinearRole::kDown};
+  }
+  return {};
+}
+
+absl::string_view InputGroupName(InputGroup group) {
+  switch (group) {
+    case InputGroup::kQkv:
+      return "qkv";
+    case InputGroup::kO:
+      return "o";
+    case InputGroup::kGateUp:
+      return "gate_up";
+    case InputGroup::kDown:
+      return "down";
+  }
+  return "?";
+}
+
 std::vector<float> RotaryInverseFrequencies(const ModelSpec& spec) {
   const int64_t half = spec.head_dim / 2;
   std::vector<float> inv_freq(half);
@@ -121,15 +150,18 @@ void Transformer::ApplyLinear(const Tensor& x, const LinearWeights& linear, Tens
                   DataOrNull(linear.bias), linear.weight.dim(0), y.mutable_data<float>());
 }
 
-void Transformer::Attention(const LayerWeights& lw, const TokenBatch& batch, const Tensor& normed,
-                            Tensor& out) const {
+Tensor Transformer::LinearOutput(const Tensor& input, const LinearWeights& linear) const {
+  Tensor out = Tensor::Zeros(DType::kF32, {input.dim(0), linear.weight.dim(0)});
+  ApplyLinear(input, linear, out);
+  return out;
+}
+
+Tensor Transformer::AttentionContext(const LayerWeights& lw, const TokenBatch& batch,
+                                     const Tensor& normed) const {
+  Tensor q = LinearOutput(normed, lw.linear(LinearRole::kQ));
+  Tensor k = LinearOutput(normed, lw.linear(LinearRole::kK));
+  Tensor v = LinearOutput(normed, lw.linear(LinearRole::kV));
   const int64_t rows = normed.dim(0);
-  Tensor q = Tensor::Zeros(DType::kF32, {rows, spec_.q_out()});
-  Tensor k = Tensor::Zeros(DType::kF32, {rows, spec_.kv_out()});
-  Tensor v = Tensor::Zeros(DType::kF32, {rows, spec_.kv_out()});
-  ApplyLinear(normed, lw.linear(LinearRole::kQ), q);
-  ApplyLinear(normed, lw.linear(LinearRole::kK), k);
-  ApplyLinear(normed, lw.linear(LinearRole::kV), v);
   if (spec_.positions == PositionKind::kRope) {
     backend_.RotaryEmbedding(q.mutable_data<float>(), rows, spec_.num_heads, spec_.head_dim,
                              batch.positions.data(), inv_freq_.data());
@@ -145,48 +177,87 @@ void Transformer::Attention(const LayerWeights& lw, const TokenBatch& batch, con
   Tensor context = Tensor::Zeros(DType::kF32, {rows, spec_.q_out()});
   backend_.CausalAttention(q.data<float>(), k.data<float>(), v.data<float>(), batch.offsets.data(),
                            batch.num_sequences(), shape, context.mutable_data<float>());
-  ApplyLinear(context, lw.linear(LinearRole::kO), out);
+  return context;
 }
 
-void Transformer::Mlp(const LayerWeights& lw, const Tensor& normed, Tensor& out) const {
-  const int64_t rows = normed.dim(0);
+Tensor Transformer::AttentionOutput(const LayerWeights& lw, const TokenBatch& batch,
+                                    const Tensor& normed) const {
+  return LinearOutput(AttentionContext(lw, batch, normed), lw.linear(LinearRole::kO));
+}
+
+Tensor Transformer::MlpHidden(const LayerWeights& lw, const Tensor& normed) const {
   const auto activation = ToKernelActivation(spec_.activation);
-  Tensor up = Tensor::Zeros(DType::kF32, {rows, spec_.intermediate_size});
-  ApplyLinear(normed, lw.linear(LinearRole::kUp), up);
+  Tensor up = LinearOutput(normed, lw.linear(LinearRole::kUp));
   if (spec_.gated_mlp) {
-    Tensor gate = Tensor::Zeros(DType::kF32, {rows, spec_.intermediate_size});
-    ApplyLinear(normed, lw.linear(LinearRole::kGate), gate);
+    const Tensor gate = LinearOutput(normed, lw.linear(LinearRole::kGate));
     backend_.GatedActivation(gate.data<float>(), up.data<float>(), up.num_elements(), activation,
                              up.mutable_data<float>());
   } else {
     backend_.Activation(up.mutable_data<float>(), up.num_elements(), activation);
   }
-  ApplyLinear(up, lw.linear(LinearRole::kDown), out);
+  return up;
+}
+
+Tensor Transformer::MlpOutput(const LayerWeights& lw, const Tensor& normed) const {
+  return LinearOutput(MlpHidden(lw, normed), lw.linear(LinearRole::kDown));
 }
 
 void Transformer::RunBlock(int64_t layer, const TokenBatch& batch, Tensor& hidden) const {
-  const LayerWeights& lw = weights_.layers.at(layer);
+  TraceBlock(weights_.layers.at(layer), batch, hidden, nullptr);
+}
+
+void Transformer::TraceBlock(const LayerWeights& lw, const TokenBatch& batch, Tensor& hidden,
+                             const GroupInputVisitor& visit) const {
+  auto show = [&](InputGroup group, const Tensor& input) { return !visit || visit(group, input); };
   const int64_t rows = hidden.dim(0);
   const int64_t count = hidden.num_elements();
   Tensor normed = Tensor::Zeros(DType::kF32, {rows, spec_.hidden_size});
-  Tensor sublayer = Tensor::Zeros(DType::kF32, {rows, spec_.hidden_size});
   if (spec_.norm_before_sublayer) {
     // x += attn(norm(x)); x += mlp(norm(x))
     Norm(hidden, lw.attention_norm_weight, lw.attention_norm_bias, normed);
-    Attention(lw, batch, normed, sublayer);
-    backend_.Add(hidden.mutable_data<float>(), sublayer.data<float>(), count);
-    Norm(hidden, lw.mlp_norm_weight, lw.mlp_norm_bias, normed);
-    Mlp(lw, normed, sublayer);
-    backend_.Add(hidden.mutable_data<float>(), sublayer.data<float>(), count);
+    if (!show(InputGroup::kQkv, normed)) return;
+    const Tensor context = AttentionContext(lw, batch, normed);
+    if (!show(InputGroup::kO, context)) return;
+    const Tensor attention = LinearOutput(context, lw.linear(LinearRole::kO));
+    Tensor residual = Tensor::Zeros(DType::kF32, {rows, spec_.hidden_size});
+    std::memcpy(residual.mutable_data<float>(), hidden.data<float>(), hidden.num_bytes());
+    backend_.Add(residual.mutable_data<float>(), attention.data<float>(), count);
+    Norm(residual, lw.mlp_norm_weight, lw.mlp_norm_bias, normed);
+    if (!show(InputGroup::kGateUp, normed)) return;
+    const Tensor mlp_hidden = MlpHidden(lw, normed);
+    if (!show(InputGroup::kDown, mlp_hidden)) return;
+    const Tensor mlp = LinearOutput(mlp_hidden, lw.linear(LinearRole::kDown));
+    backend_.Add(residual.mutable_data<float>(), mlp.data<float>(), count);
+    std::memcpy(hidden.mutable_data<float>(), residual.data<float>(), hidden.num_bytes());
   } else {
     // OPT with do_layer_norm_before=false: x = norm(x + attn(x)); x = norm(x + mlp(x))
-    Attention(lw, batch, hidden, sublayer);
-    backend_.Add(hidden.mutable_data<float>(), sublayer.data<float>(), count);
-    Norm(hidden, lw.attention_norm_weight, lw.attention_norm_bias, normed);
-    Mlp(lw, normed, sublayer);
-    backend_.Add(normed.mutable_data<float>(), sublayer.data<float>(), count);
-    Norm(normed, lw.mlp_norm_weight, lw.mlp_norm_bias, hidden);
+    if (!show(InputGroup::kQkv, hidden)) return;
+    const Tensor context = AttentionContext(lw, batch, hidden);
+    if (!show(InputGroup::kO, context)) return;
+    const Tensor attention = LinearOutput(context, lw.linear(LinearRole::kO));
+    Tensor residual = Tensor::Zeros(DType::kF32, {rows, spec_.hidden_size});
+    std::memcpy(residual.mutable_data<float>(), hidden.data<float>(), hidden.num_bytes());
+    backend_.Add(residual.mutable_data<float>(), attention.data<float>(), count);
+    Norm(residual, lw.attention_norm_weight, lw.attention_norm_bias, normed);
+    if (!show(InputGroup::kGateUp, normed)) return;
+    const Tensor mlp_hidden = MlpHidden(lw, normed);
+    if (!show(InputGroup::kDown, mlp_hidden)) return;
+    Tensor mlp = LinearOutput(mlp_hidden, lw.linear(LinearRole::kDown));
+    backend_.Add(mlp.mutable_data<float>(), normed.data<float>(), count);
+    Norm(mlp, lw.mlp_norm_weight, lw.mlp_norm_bias, hidden);
   }
+}
+
+Tensor Transformer::GroupInput(const LayerWeights& lw, const TokenBatch& batch,
+                               const Tensor& hidden, InputGroup group) const {
+  Tensor captured;
+  Tensor scratch = hidden;  // TraceBlock leaves it unchanged when stopped early
+  TraceBlock(lw, batch, scratch, [&](InputGroup seen, const Tensor& input) {
+    if (seen != group) return true;
+    captured = input;
+    return false;
+  });
+  return captured;
 }
 
 Tensor Transformer::Logits(const Tensor& hidden, int64_t row_begin, int64_t row_end) const {

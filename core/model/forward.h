@@ -3,6 +3,7 @@
 // [tokens, features] with the batch's sequences packed along the rows.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -13,6 +14,18 @@
 #include "kernels/backend.h"
 
 namespace quench {
+
+// The linears of a block that read the same activations, in execution order (DESIGN §3).
+// Llama: {q,k,v}, {o}, {gate,up}, {down}; OPT: {q,k,v}, {out}, {fc1}, {fc2}.
+enum class InputGroup { kQkv, kO, kGateUp, kDown };
+inline constexpr InputGroup kAllInputGroups[] = {InputGroup::kQkv, InputGroup::kO,
+                                                 InputGroup::kGateUp, InputGroup::kDown};
+std::vector<LinearRole> GroupRoles(const ModelSpec& spec, InputGroup group);
+absl::string_view InputGroupName(InputGroup group);  // "qkv", "o", "gate_up", "down"
+
+// Sees each input group's activations during a traced block run; returns false to stop the
+// block there (nothing after it is computed).
+using GroupInputVisitor = std::function<bool(InputGroup group, const Tensor& input)>;
 
 // The rotary inverse frequencies (head_dim/2 of them), rope_scaling applied.
 std::vector<float> RotaryInverseFrequencies(const ModelSpec& spec);
@@ -31,6 +44,22 @@ class Transformer {
   // Runs block `layer` on `hidden` ([tokens, hidden]) in place.
   void RunBlock(int64_t layer, const TokenBatch& batch, Tensor& hidden) const;
 
+  // Runs a block with explicit weights (quantization swaps candidates in) on `hidden` in place,
+  // showing each input group's activations to `visit` (may be empty). When `visit` stops the
+  // run early, `hidden` is left unchanged.
+  void TraceBlock(const LayerWeights& weights, const TokenBatch& batch, Tensor& hidden,
+                  const GroupInputVisitor& visit) const;
+
+  // The input of `group` when a block with `weights` runs on `hidden` (unchanged).
+  Tensor GroupInput(const LayerWeights& weights, const TokenBatch& batch, const Tensor& hidden,
+                    InputGroup group) const;
+
+  // Sublayer outputs, for searches that compare a sublayer's output under candidate weights.
+  Tensor AttentionOutput(const LayerWeights& weights, const TokenBatch& batch,
+                         const Tensor& normed) const;
+  Tensor MlpOutput(const LayerWeights& weights, const Tensor& normed) const;
+  Tensor LinearOutput(const Tensor& input, const LinearWeights& linear) const;
+
   // Final norm and LM head for rows [row_begin, row_end) of `hidden`: [rows, vocab].
   Tensor Logits(const Tensor& hidden, int64_t row_begin, int64_t row_end) const;
 
@@ -42,9 +71,9 @@ class Transformer {
  private:
   void Norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y) const;
   void ApplyLinear(const Tensor& x, const LinearWeights& linear, Tensor& y) const;
-  void Attention(const LayerWeights& lw, const TokenBatch& batch, const Tensor& normed,
-                 Tensor& out) const;
-  void Mlp(const LayerWeights& lw, const Tensor& normed, Tensor& out) const;
+  Tensor AttentionContext(const LayerWeights& lw, const TokenBatch& batch,
+                          const Tensor& normed) const;
+  Tensor MlpHidden(const LayerWeights& lw, const Tensor& normed) const;
 
   const ModelSpec& spec_;
   const ModelWeights& weights_;

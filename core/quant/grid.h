@@ -6,11 +6,12 @@
 // (a scale, and an integer zero point for asymmetric int grids) chosen by an observer from
 // the group's values; each value becomes one code. Codes are stored unpacked, one byte each:
 //   int symmetric   code = q + 2^(bits-1), q in [-2^(bits-1), 2^(bits-1) - 1]; x ≈ q·scale
-//   int asymmetric  code in [0, 2^bits - 1];                                   x ≈ (code - zero)·scale
-//   fp8 (e4m3)      code = e4m3 bit pattern;                                    x ≈ e4m3(code)·scale
-//   nf4, fp4 (e2m1) code = index into the 16-entry value table;                 x ≈ table[code]·scale
-//   mxfp4 / mxfp8   code = e2m1 index / e4m3 bits, scale = 2^e (e8m0), groups of 32
-//   mxint8          code = q + 128, q in [-127, 127];                           x ≈ q/64 · scale
+//   int asymmetric  code in [0, 2^bits - 1];                                   x ≈ (code -
+//   zero)·scale fp8 (e4m3)      code = e4m3 bit pattern;                                    x ≈
+//   e4m3(code)·scale nf4, fp4 (e2m1) code = index into the 16-entry value table;                 x
+//   ≈ table[code]·scale mxfp4 / mxfp8   code = e2m1 index / e4m3 bits, scale = 2^e (e8m0), groups
+//   of 32 mxint8          code = q + 128, q in [-127, 127];                           x ≈ q/64 ·
+//   scale
 // Scales are rounded to `scale_dtype` before codes are chosen, so stored scales reproduce the
 // codes exactly.
 #pragma once
@@ -31,15 +32,15 @@ enum class Observer { kMinMax, kPercentile, kMse };
 
 struct GridSpec {
   GridKind kind = GridKind::kInt;
-  int bits = 4;            // int: 2..8; fixed by the kind otherwise (fp8 8, nf4/fp4 4, mx*: 4/8/8)
-  bool symmetric = true;   // int only; every other kind is symmetric
+  int bits = 4;           // int: 2..8; fixed by the kind otherwise (fp8 8, nf4/fp4 4, mx*: 4/8/8)
+  bool symmetric = true;  // int only; every other kind is symmetric
   Granularity granularity = Granularity::kGroup;
-  int64_t group_size = 128;  // columns per group when granularity is kGroup (mx*: always 32)
+  int64_t group_size = 128;         // columns per group when granularity is kGroup (mx*: always 32)
   DType scale_dtype = DType::kF16;  // F32, F16 or BF16 (mx*: e8m0, ignored here)
   Observer observer = Observer::kMinMax;
-  double percentile = 99.9;      // kPercentile: clip to this percentile of |x| (or of x for asym)
-  int mse_grid = 100;            // kMse: shrink factors tried, 1 - k·max_shrink/mse_grid
-  double mse_max_shrink = 0.2;   // kMse: smallest factor is 1 - max_shrink
+  double percentile = 99.9;     // kPercentile: clip to this percentile of |x| (or of x for asym)
+  int mse_grid = 100;           // kMse: shrink factors tried, 1 - k·max_shrink/mse_grid
+  double mse_max_shrink = 0.2;  // kMse: smallest factor is 1 - max_shrink
 
   // Checks the combination (bits for the kind, group size, scale dtype, ...). Messages name the
   // offending field and what is allowed.

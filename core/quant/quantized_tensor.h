@@ -13,11 +13,11 @@ namespace quench {
 
 struct QuantizedTensor {
   GridSpec grid;
-  int64_t rows = 0;  // out_features
-  int64_t cols = 0;  // in_features
-  int64_t group_size = 0;  // grid.EffectiveGroupSize(cols)
-  int64_t num_groups = 0;  // per row: ceil(cols / group_size); 1 for tensor/channel
-  std::vector<uint8_t> codes;  // [rows, cols], row-major, one code per weight
+  int64_t rows = 0;                 // out_features
+  int64_t cols = 0;                 // in_features
+  int64_t group_size = 0;           // grid.EffectiveGroupSize(cols)
+  int64_t num_groups = 0;           // per row: ceil(cols / group_size); 1 for tensor/channel
+  std::vector<uint8_t> codes;       // [rows, cols], row-major, one code per weight
   std::vector<GroupParams> params;  // [rows, num_groups]; tensor granularity repeats row 0's
   // Group of each column, [cols]. Plain grouping has g_idx[c] = c / group_size; GPTQ's
   // act-order may assign groups in another order.

@@ -1,0 +1,212 @@
+#include "core/export/artifacts.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "core/export/model_tensors.h"
+#include "core/io/safetensors_writer.h"
+#include "core/util/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace quench {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const std::string kFormatVersion = "1";  // a std::string: GCC 12 misfires -Wrestrict on "1"
+constexpr const char* kGridKinds[] = {"int", "fp8", "nf4", "fp4", "mxfp4", "mxfp8", "mxint8"};
+constexpr const char* kGranularities[] = {"tensor", "channel", "group"};
+
+json GridToJson(const GridSpec& grid) {
+  return {{"type", kGridKinds[static_cast<int>(grid.kind)]},
+          {"bits", grid.bits},
+          {"symmetric", grid.symmetric},
+          {"granularity", kGranularities[static_cast<int>(grid.granularity)]},
+          {"group_size", grid.group_size},
+          {"scale_dtype", std::string(DTypeName(grid.scale_dtype))}};
+}
+
+absl::StatusOr<GridSpec> GridFromJson(const json& value, const std::string& name) {
+  GridSpec grid;
+  auto bad = [&](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat("quench artifact: grid of '", name, "': ", what));
+  };
+  if (!value.is_object()) return bad("not an object");
+  const auto find_index = [&](const char* key, auto& names) -> int {
+    const auto it = value.find(key);
+    if (it == value.end() || !it->is_string()) return -1;
+    for (size_t i = 0; i < std::size(names); ++i) {
+      if (it->template get<std::string>() == names[i]) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  const int kind = find_index("type", kGridKinds);
+  const int granularity = find_index("granularity", kGranularities);
+  if (kind < 0 || granularity < 0) return bad("unknown type or granularity");
+  grid.kind = static_cast<GridKind>(kind);
+  grid.granularity = static_cast<Granularity>(granularity);
+  if (!value.value("bits", json()).is_number_integer() || !value.value("group_size", json()).is_number_integer() ||
+      !value.value("symmetric", json()).is_boolean() || !value.value("scale_dtype", json()).is_string()) {
+    return bad("bits, group_size, symmetric or scale_dtype missing");
+  }
+  grid.bits = value["bits"].get<int>();
+  grid.group_size = value["group_size"].get<int64_t>();
+  grid.symmetric = value["symmetric"].get<bool>();
+  const auto scale_dtype = ParseDType(value["scale_dtype"].get<std::string>());
+  if (!scale_dtype) return bad("unknown scale_dtype");
+  grid.scale_dtype = *scale_dtype;
+  QUENCH_RETURN_IF_ERROR(grid.Validate());
+  return grid;
+}
+
+template <typename T>
+Tensor VectorTensor(const std::vector<T>& values, DType dtype, Shape shape) {
+  Tensor tensor = Tensor::Zeros(dtype, std::move(shape));
+  std::memcpy(tensor.mutable_data<uint8_t>(), values.data(), values.size() * sizeof(T));
+  return tensor;
+}
+
+absl::Status CopyFile(const fs::path& from, const fs::path& to) {
+  QUENCH_ASSIGN_OR_RETURN(std::string contents, ReadFileToString(from));
+  return WriteFileAtomically(to, contents);
+}
+
+}  // namespace
+
+absl::Status WriteFakeQuantModel(const fs::path& source_dir, const ModelSpec& spec,
+                                 const Checkpoint& source, const ModelWeights& quantized,
+                                 const fs::path& out_dir,
+                                 const std::map<std::string, std::string>& metadata) {
+  std::error_code error;
+  fs::create_directories(out_dir, error);
+  if (error) {
+    return absl::PermissionDeniedError(absl::StrCat(out_dir.string(), ": cannot create: ", error.message()));
+  }
+  const auto replacements = NamedModelTensors(spec, quantized);
+  std::vector<SafetensorsTensorSpec> specs;
+  std::vector<const SafetensorsFile*> files;
+  std::vector<const SafetensorsEntry*> entries;
+  std::map<std::string, std::string> out_metadata = metadata;
+  for (const auto& file : source.files()) {
+    for (const auto& entry : file.entries()) {
+      specs.push_back({entry.name, entry.dtype, entry.shape});
+      files.push_back(&file);
+      entries.push_back(&entry);
+    }
+  }
+  for (const auto& [alias, target] : source.aliases()) out_metadata[alias] = target;
+  QUENCH_ASSIGN_OR_RETURN(auto writer, SafetensorsWriter::Create(out_dir / "model.safetensors", specs,
+                                                                 out_metadata));
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const auto replacement = replacements.find(specs[i].name);
+    if (replacement == replacements.end() || !IsFloatingPoint(specs[i].dtype)) {
+      QUENCH_RETURN_IF_ERROR(writer.Append(files[i]->View(*entries[i]).bytes()));
+      continue;
+    }
+    Tensor converted = Tensor::Zeros(specs[i].dtype, specs[i].shape);
+    ConvertFromFloat(replacement->second.data<float>(), specs[i].dtype,
+                     converted.mutable_data<uint8_t>(), static_cast<size_t>(converted.num_elements()));
+    QUENCH_RETURN_IF_ERROR(writer.Append(converted.bytes()));
+  }
+  QUENCH_RETURN_IF_ERROR(writer.Finish());
+  // Everything else a runtime needs to load the directory: config and tokenizer files.
+  for (const char* name : {"config.json", "generation_config.json", "tokenizer.json", "tokenizer.model",
+                           "tokenizer_config.json", "special_tokens_map.json"}) {
+    if (fs::exists(source_dir / name)) QUENCH_RETURN_IF_ERROR(CopyFile(source_dir / name, out_dir / name));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteQuenchArtifact(const fs::path& path, const ModelSpec& spec,
+                                 const QuantizationOutcome& outcome,
+                                 const std::map<std::string, std::string>& metadata) {
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  json grids = json::object();
+  std::set<std::string> quantized_weights;
+  auto add_quantized = [&](const std::string& name, const QuantizedTensor& q,
+                           const std::vector<float>& awq_scales) {
+    grids[name] = GridToJson(q.grid);
+    quantized_weights.insert(absl::StrCat(name, ".weight"));
+    tensors.emplace_back(absl::StrCat(name, ".qcodes"), VectorTensor(q.codes, DType::kU8, {q.rows, q.cols}));
+    std::vector<float> scales;
+    std::vector<int32_t> zeros;
+    for (const auto& p : q.params) {
+      scales.push_back(p.scale);
+      zeros.push_back(p.zero);
+    }
+    tensors.emplace_back(absl::StrCat(name, ".qscales"), VectorTensor(scales, DType::kF32, {q.rows, q.num_groups}));
+    if (q.grid.kind == GridKind::kInt && !q.grid.symmetric) {
+      tensors.emplace_back(absl::StrCat(name, ".qzeros"), VectorTensor(zeros, DType::kI32, {q.rows, q.num_groups}));
+    }
+    tensors.emplace_back(absl::StrCat(name, ".g_idx"), VectorTensor(q.g_idx, DType::kI32, {q.cols}));
+    if (!awq_scales.empty()) {
+      tensors.emplace_back(absl::StrCat(name, ".awq_scales"),
+                           VectorTensor(awq_scales, DType::kF32, {static_cast<int64_t>(awq_scales.size())}));
+    }
+  };
+  for (const auto& linear : outcome.linears) add_quantized(linear.plan.name, linear.quantized, linear.awq_scales);
+  if (outcome.embedding) {
+    add_quantized(std::string(absl::StripSuffix(spec.EmbeddingName(), ".weight")), *outcome.embedding, {});
+  }
+  for (const auto& [name, tensor] : NamedModelTensors(spec, outcome.weights)) {
+    if (quantized_weights.count(name) == 0) tensors.emplace_back(name, tensor);
+  }
+  std::map<std::string, std::string> out_metadata = metadata;
+  out_metadata.insert_or_assign("quench.format", kFormatVersion);
+  out_metadata["quench.grids"] = grids.dump();
+  return WriteSafetensors(path, tensors, out_metadata);
+}
+
+absl::StatusOr<std::map<std::string, QuantizedTensor>> ReadQuenchArtifact(const fs::path& path) {
+  QUENCH_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(path));
+  const auto format = file.metadata().find("quench.format");
+  const auto grids_text = file.metadata().find("quench.grids");
+  if (format == file.metadata().end() || format->second != kFormatVersion || grids_text == file.metadata().end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path.string(), ": not a Quench artifact (quench.format 1 metadata missing)"));
+  }
+  const json grids = json::parse(grids_text->second, nullptr, false);
+  if (!grids.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(path.string(), ": quench.grids is not a JSON object"));
+  }
+  std::map<std::string, QuantizedTensor> result;
+  for (const auto& [name, grid_json] : grids.items()) {
+    QUENCH_ASSIGN_OR_RETURN(GridSpec grid, GridFromJson(grid_json, name));
+    const auto* codes = file.Find(absl::StrCat(name, ".qcodes"));
+    const auto* scales = file.Find(absl::StrCat(name, ".qscales"));
+    const auto* g_idx = file.Find(absl::StrCat(name, ".g_idx"));
+    if (codes == nullptr || scales == nullptr || g_idx == nullptr || codes->shape.size() != 2 ||
+        codes->dtype != DType::kU8 || scales->dtype != DType::kF32 || g_idx->dtype != DType::kI32) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path.string(), ": '", name, "' lacks well-formed qcodes/qscales/g_idx"));
+    }
+    QUENCH_ASSIGN_OR_RETURN(QuantizedTensor q, MakeQuantizedTensor(grid, codes->shape[0], codes->shape[1]));
+    if (scales->shape != Shape{q.rows, q.num_groups} || g_idx->shape != Shape{q.cols}) {
+      return absl::InvalidArgumentError(absl::StrCat(path.string(), ": '", name, "' has inconsistent shapes"));
+    }
+    const Tensor code_tensor = file.View(*codes);
+    std::memcpy(q.codes.data(), code_tensor.raw_data(), q.codes.size());
+    const Tensor scale_tensor = file.View(*scales).ToFloat32();
+    const Tensor index_tensor = file.View(*g_idx);
+    std::memcpy(q.g_idx.data(), index_tensor.raw_data(), q.g_idx.size() * sizeof(int32_t));
+    for (int32_t group : q.g_idx) {
+      if (group < 0 || group >= q.num_groups) {
+        return absl::InvalidArgumentError(absl::StrCat(path.string(), ": '", name, "' g_idx out of range"));
+      }
+    }
+    std::vector<int32_t> zeros(q.params.size(), 0);
+    if (const auto* zero_entry = file.Find(absl::StrCat(name, ".qzeros")); zero_entry != nullptr) {
+      if (zero_entry->dtype != DType::kI32 || zero_entry->shape != scales->shape) {
+        return absl::InvalidArgumentError(absl::StrCat(path.string(), ": '", name, "' qzeros malformed"));
+      }
+      std::memcpy(zeros.data(), file.View(*zero_entry).raw_data(), zeros.size() * sizeof(int32_t));
+    }
+    for (size_t i = 0; i < q.params.size(); ++i) q.params[i] = {scale_tensor.data<float>()[i], zeros[i]};
+    result[name] = std::move(q);
+  }
+  return result;
+}
+
+}  // namespace quench

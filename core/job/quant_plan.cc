@@ -1,0 +1,107 @@
+#include "core/job/quant_plan.h"
+
+#include <regex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "core/quant/quantized_tensor.h"
+#include "core/util/status_macros.h"
+
+namespace quench {
+namespace {
+
+struct CompiledRegex {
+  std::string text;
+  std::regex regex;
+};
+
+absl::StatusOr<std::vector<CompiledRegex>> Compile(const std::vector<std::string>& patterns,
+                                                   absl::string_view key) {
+  std::vector<CompiledRegex> compiled;
+  for (const auto& pattern : patterns) {
+    try {
+      compiled.push_back({pattern, std::regex(pattern, std::regex::ECMAScript)});
+    } catch (const std::regex_error& error) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("recipe ", key, ": '", pattern, "' is not a valid regex: ", error.what()));
+    }
+  }
+  return compiled;
+}
+
+bool AnyMatch(const std::vector<CompiledRegex>& patterns, const std::string& name) {
+  for (const auto& pattern : patterns) {
+    if (std::regex_search(name, pattern.regex)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string LinearModuleName(const ModelSpec& spec, int64_t layer, LinearRole role) {
+  std::string name = spec.LinearName(layer, role);
+  return std::string(absl::StripSuffix(name, ".weight"));
+}
+
+absl::StatusOr<QuantPlan> MakeQuantPlan(const ModelSpec& spec, const Recipe& recipe) {
+  QUENCH_ASSIGN_OR_RETURN(const auto targets, Compile(recipe.targets, "targets"));
+  QUENCH_ASSIGN_OR_RETURN(const auto ignore, Compile(recipe.ignore, "ignore"));
+  std::vector<CompiledRegex> override_patterns;
+  for (size_t i = 0; i < recipe.overrides.size(); ++i) {
+    QUENCH_ASSIGN_OR_RETURN(auto compiled, Compile({recipe.overrides[i].match},
+                                                   absl::StrCat("overrides[", i, "].match")));
+    override_patterns.push_back(std::move(compiled.front()));
+  }
+
+  QuantPlan plan;
+  for (int64_t layer = 0; layer < spec.num_layers; ++layer) {
+    PlannedBlock& block = plan.blocks.emplace_back();
+    block.layer = layer;
+    for (InputGroup group : kAllInputGroups) {
+      PlannedGroup& planned_group = block.groups.emplace_back();
+      planned_group.group = group;
+      for (LinearRole role : GroupRoles(spec, group)) {
+        const std::string name = LinearModuleName(spec, layer, role);
+        if (!AnyMatch(targets, name) || AnyMatch(ignore, name)) continue;
+        std::optional<GridSpec> grid = recipe.weights;
+        // Overrides apply in order; a later match wins.
+        for (size_t i = 0; i < recipe.overrides.size(); ++i) {
+          if (!std::regex_search(name, override_patterns[i].regex)) continue;
+          if (recipe.overrides[i].skip) {
+            grid.reset();
+          } else if (recipe.overrides[i].grid) {
+            grid = recipe.overrides[i].grid;
+          }
+        }
+        if (!grid) continue;
+        const auto [out, in] = spec.LinearShape(role);
+        const auto fits = MakeQuantizedTensor(*grid, out, in);
+        if (!fits.ok()) {
+          return absl::InvalidArgumentError(absl::StrCat("layer ", name, " [", out, ", ", in,
+                                                         "] cannot take ", grid->ToString(), ": ",
+                                                         fits.status().message()));
+        }
+        planned_group.linears.push_back({layer, role, name, *grid});
+        ++plan.num_linears;
+      }
+    }
+  }
+  if (recipe.embedding.enabled) {
+    const auto fits = MakeQuantizedTensor(recipe.embedding.grid, spec.vocab_size, spec.hidden_size);
+    if (!fits.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("the embedding [", spec.vocab_size, ", ",
+                                                     spec.hidden_size, "] cannot take ",
+                                                     recipe.embedding.grid.ToString(), ": ",
+                                                     fits.status().message()));
+    }
+    plan.embedding = recipe.embedding.grid;
+  }
+  if (plan.num_linears == 0 && !plan.embedding) {
+    return absl::InvalidArgumentError(
+        "the recipe selects no layer to quantize: check `targets` and `ignore` against names "
+        "like " + LinearModuleName(spec, 0, LinearRole::kQ));
+  }
+  return plan;
+}
+
+}  // namespace quench

@@ -1,0 +1,227 @@
+#include "core/job/quantization_driver.h"
+
+#include <Eigen/Core>
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "core/job/awq_block.h"
+#include "core/job/job_internal.h"
+#include "core/quant/gptq.h"
+#include "core/util/status_macros.h"
+
+namespace quench {
+namespace {
+
+using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+constexpr int64_t kErrorRows = 512;
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+}  // namespace
+
+double RelativeWeightError(const Tensor& original, const Tensor& quantized) {
+  double error = 0.0, norm = 0.0;
+  for (int64_t i = 0; i < original.num_elements(); ++i) {
+    const double w = original.data<float>()[i];
+    const double d = quantized.data<float>()[i] - w;
+    error += d * d;
+    norm += w * w;
+  }
+  return norm > 0.0 ? error / norm : 0.0;
+}
+
+// tr(ΔW H ΔWᵀ) / tr(W H Wᵀ) over evenly spaced rows: the relative change of the layer's output
+// energy on the calibration inputs, without keeping the inputs.
+double RelativeOutputError(const Tensor& original, const Tensor& quantized,
+                           const std::vector<double>& hessian) {
+  const int64_t rows = original.dim(0), cols = original.dim(1);
+  const Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> h(
+      hessian.data(), cols, cols);
+  const int64_t stride = std::max<int64_t>(1, rows / kErrorRows);
+  double error = 0.0, energy = 0.0;
+  for (int64_t r = 0; r < rows; r += stride) {
+    const Eigen::VectorXd w =
+        Eigen::Map<const Eigen::VectorXf>(original.data<float>() + r * cols, cols).cast<double>();
+    const Eigen::VectorXd d =
+        Eigen::Map<const Eigen::VectorXf>(quantized.data<float>() + r * cols, cols).cast<double>() - w;
+    error += d.dot(h * d);
+    energy += w.dot(h * w);
+  }
+  return energy > 0.0 ? error / energy : 0.0;
+}
+
+absl::StatusOr<GroupStatistics> ReduceStatistics(ShardWorker& worker,
+                                                 const std::vector<int64_t>& visit_order,
+                                                 const LayerWeights& weights, InputGroup group,
+                                                 bool with_abs_sums) {
+  std::vector<std::optional<GroupStatistics>> partials(visit_order.size());
+  for (int64_t shard : visit_order) {
+    QUENCH_ASSIGN_OR_RETURN(partials[shard],
+                            worker.CollectStatistics(shard, weights, group, with_abs_sums));
+  }
+  GroupStatistics total = std::move(*partials[0]);
+  for (size_t s = 1; s < partials.size(); ++s) {
+    total.hessian.Merge(partials[s]->hessian);
+    total.tokens += partials[s]->tokens;
+    for (size_t c = 0; c < total.abs_sums.size(); ++c) total.abs_sums[c] += partials[s]->abs_sums[c];
+  }
+  return total;
+}
+
+namespace {
+
+class JobRunner {
+ public:
+  JobRunner(const ModelSpec& spec, const Recipe& recipe, ShardWorker& worker,
+            const DriverOptions& options, std::vector<int64_t> visit_order)
+      : spec_(spec), recipe_(recipe), worker_(worker), options_(options),
+        visit_order_(std::move(visit_order)) {}
+
+  absl::Status RunBlock(const PlannedBlock& block, LayerWeights& weights, QuantizationOutcome& out) {
+    if (recipe_.method == QuantMethod::kAwq) {
+      QUENCH_RETURN_IF_ERROR(RunAwqBlock(spec_, block, recipe_.awq, worker_, visit_order_, weights,
+                                         out.linears, out.reports));
+    } else if (recipe_.gptq.true_sequential || recipe_.method == QuantMethod::kRtn) {
+      for (const PlannedGroup& group : block.groups) {
+        if (group.linears.empty()) continue;
+        std::optional<std::vector<double>> hessian;
+        if (calibrated()) {
+          QUENCH_ASSIGN_OR_RETURN(auto stats, ReduceStatistics(worker_, visit_order_, weights,
+                                                               group.group, false));
+          hessian = stats.hessian.Finalize();
+        }
+        for (const PlannedLinear& linear : group.linears) {
+          QUENCH_RETURN_IF_ERROR(SolveLinear(block, linear, hessian, weights, out));
+        }
+      }
+    } else {
+      // Not true-sequential: every group's statistics from the block's original weights.
+      std::vector<std::optional<std::vector<double>>> hessians;
+      for (const PlannedGroup& group : block.groups) {
+        QUENCH_ASSIGN_OR_RETURN(auto stats, ReduceStatistics(worker_, visit_order_, weights,
+                                                             group.group, false));
+        hessians.push_back(stats.hessian.Finalize());
+      }
+      for (size_t g = 0; g < block.groups.size(); ++g) {
+        for (const PlannedLinear& linear : block.groups[g].linears) {
+          QUENCH_RETURN_IF_ERROR(SolveLinear(block, linear, hessians[g], weights, out));
+        }
+      }
+    }
+    if (calibrated()) {
+      for (int64_t shard : visit_order_) QUENCH_RETURN_IF_ERROR(worker_.AdvanceBlock(shard, weights));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  bool calibrated() const { return !visit_order_.empty(); }
+
+  absl::Status SolveLinear(const PlannedBlock& block, const PlannedLinear& linear,
+                           const std::optional<std::vector<double>>& hessian, LayerWeights& weights,
+                           QuantizationOutcome& out) {
+    const auto start = std::chrono::steady_clock::now();
+    Progress(block.layer, absl::StrCat("block ", block.layer, ": ",
+                                       QuantMethodName(recipe_.method), " ", linear.name));
+    LinearWeights& target = weights.linear(linear.role);
+    const Tensor original = target.weight;
+    LinearReport report;
+    report.name = linear.name;
+    report.grid = linear.grid.ToString();
+    QuantizedLinear result{linear, {}, {}};
+    if (recipe_.method == QuantMethod::kGptq) {
+      if (!hessian) {
+        return absl::InvalidArgumentError("GPTQ needs calibration data (recipe calibration.path or --calib)");
+      }
+      auto solved = QuantizeGptq(original, *hessian, linear.grid, recipe_.gptq);
+      if (!solved.ok()) {
+        return absl::Status(solved.status().code(),
+                            absl::StrCat(linear.name, ": ", solved.status().message()));
+      }
+      report.gptq_loss = solved->loss;
+      result.quantized = std::move(solved->quantized);
+    } else {
+      QUENCH_ASSIGN_OR_RETURN(result.quantized, QuantizeRtn(original, linear.grid));
+    }
+    target.weight = result.quantized.Dequantize();
+    report.relative_weight_error = RelativeWeightError(original, target.weight);
+    if (hessian) report.relative_output_error = RelativeOutputError(original, target.weight, *hessian);
+    report.seconds = Seconds(start);
+    out.linears.push_back(std::move(result));
+    out.reports.push_back(std::move(report));
+    return absl::OkStatus();
+  }
+
+  void Progress(int64_t block, std::string stage) {
+    if (options_.progress) options_.progress({block, spec_.num_layers, std::move(stage)});
+  }
+
+  const ModelSpec& spec_;
+  const Recipe& recipe_;
+  ShardWorker& worker_;
+  const DriverOptions& options_;
+  std::vector<int64_t> visit_order_;
+};
+
+}  // namespace
+
+std::vector<std::pair<int64_t, int64_t>> ShardRanges(int64_t count, int64_t shards) {
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  shards = std::max<int64_t>(1, std::min(shards, count));
+  for (int64_t s = 0; s < shards; ++s) ranges.emplace_back(s * count / shards, (s + 1) * count / shards);
+  return ranges;
+}
+
+absl::StatusOr<QuantizationOutcome> RunQuantizationJob(const ModelSpec& spec,
+                                                       const ModelWeights& original,
+                                                       const QuantPlan& plan, const Recipe& recipe,
+                                                       const TokenSequences& calibration,
+                                                       ShardWorker& worker,
+                                                       const DriverOptions& options) {
+  if (recipe.method != QuantMethod::kRtn && calibration.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        QuantMethodName(recipe.method),
+        " needs calibration data: set calibration.path in the recipe or pass --calib FILE"));
+  }
+  QuantizationOutcome out;
+  out.weights = original;  // tensors are shared; quantized ones are replaced, never written into
+  const auto ranges = calibration.empty() ? std::vector<std::pair<int64_t, int64_t>>{}
+                                          : ShardRanges(static_cast<int64_t>(calibration.size()),
+                                                        recipe.calibration.shards);
+  out.shards = static_cast<int64_t>(ranges.size());
+  std::vector<int64_t> visit_order = options.shard_visit_order;
+  if (visit_order.empty()) {
+    for (int64_t s = 0; s < out.shards; ++s) visit_order.push_back(s);
+  }
+  if (static_cast<int64_t>(visit_order.size()) != out.shards) {
+    return absl::InvalidArgumentError("shard_visit_order must list every shard once");
+  }
+  for (int64_t shard : visit_order) {
+    TokenBatch batch;
+    for (int64_t i = ranges[shard].first; i < ranges[shard].second; ++i) batch.Add(calibration[i]);
+    out.calibration_tokens += batch.num_tokens();
+    QUENCH_RETURN_IF_ERROR(worker.LoadShard(shard, batch));
+  }
+
+  JobRunner runner(spec, recipe, worker, options, visit_order);
+  for (const PlannedBlock& block : plan.blocks) {
+    LayerWeights layer = out.weights.layers[block.layer];
+    QUENCH_RETURN_IF_ERROR(runner.RunBlock(block, layer, out));
+    out.weights.layers[block.layer] = std::move(layer);
+    if (options.progress) {
+      options.progress({block.layer + 1, spec.num_layers, absl::StrCat("block ", block.layer, " done")});
+    }
+  }
+  if (plan.embedding) {
+    QUENCH_ASSIGN_OR_RETURN(QuantizedTensor embedding, QuantizeRtn(original.embedding, *plan.embedding));
+    const bool tied = original.lm_head.raw_data() == original.embedding.raw_data();
+    out.weights.embedding = embedding.Dequantize();
+    if (tied) out.weights.lm_head = out.weights.embedding;
+    out.embedding = std::move(embedding);
+  }
+  return out;
+}
+
+}  // namespace quench

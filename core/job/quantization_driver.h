@@ -1,0 +1,71 @@
+// Runs a quantization job (RTN, GPTQ or AWQ) block by block around calibration shards, as
+// DESIGN §4–5 describe: shard holders return partial statistics, the driver reduces them in
+// shard order, solves each linear, and sends the quantized block back so the shards' activations
+// advance through it. The same driver serves `quench local` (one in-process ShardWorker) and the
+// service (remote workers).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/data/token_dataset.h"
+#include "core/job/quant_plan.h"
+#include "core/job/shard_worker.h"
+#include "core/model/model_weights.h"
+#include "core/quant/quantized_tensor.h"
+
+namespace quench {
+
+struct QuantizedLinear {
+  PlannedLinear plan;
+  QuantizedTensor quantized;  // AWQ: of the scaled weight W·diag(s)
+  std::vector<float> awq_scales;  // AWQ input scales s folded into the previous op (else empty)
+};
+
+struct LinearReport {
+  std::string name;
+  std::string grid;
+  // ‖X(Ŵ − W)ᵀ‖² / ‖XWᵀ‖² on the calibration inputs that reached the layer (from the Hessian,
+  // over at most 512 evenly spaced rows); -1 without calibration data.
+  double relative_output_error = -1.0;
+  double relative_weight_error = 0.0;  // ‖Ŵ − W‖² / ‖W‖²
+  double gptq_loss = 0.0;
+  double seconds = 0.0;
+};
+
+struct DriverProgress {
+  int64_t block = 0;   // blocks finished
+  int64_t blocks = 0;
+  std::string stage;   // what is running, e.g. "block 3: gptq mlp.down_proj"
+};
+
+struct DriverOptions {
+  // The order in which the driver visits shards (a test hook: any order gives the same bytes,
+  // because partials are reduced in shard order). Empty: 0, 1, ..., S-1.
+  std::vector<int64_t> shard_visit_order;
+  std::function<void(const DriverProgress&)> progress;
+};
+
+struct QuantizationOutcome {
+  ModelWeights weights;  // the quantized model, dequantized to fp32 (AWQ-scaled norms included)
+  std::vector<QuantizedLinear> linears;
+  std::optional<QuantizedTensor> embedding;
+  std::vector<LinearReport> reports;
+  int64_t calibration_tokens = 0;
+  int64_t shards = 0;
+};
+
+// Cuts `count` sequences into `shards` contiguous, near-equal shards: [begin, end) per shard.
+std::vector<std::pair<int64_t, int64_t>> ShardRanges(int64_t count, int64_t shards);
+
+absl::StatusOr<QuantizationOutcome> RunQuantizationJob(const ModelSpec& spec,
+                                                       const ModelWeights& original,
+                                                       const QuantPlan& plan, const Recipe& recipe,
+                                                       const TokenSequences& calibration,
+                                                       ShardWorker& worker,
+                                                       const DriverOptions& options = {});
+
+}  // namespace quench

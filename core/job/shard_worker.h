@@ -1,0 +1,54 @@
+// What a shard holder does for a quantization job (DESIGN §3–4). A shard is a slice of the
+// calibration set; its activations stay with its holder, which returns partial statistics (sums)
+// that the driver reduces in shard order. `quench local` holds every shard in one
+// LocalShardWorker; the service's workers implement the same calls remotely.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/model/forward.h"
+#include "core/quant/hessian.h"
+
+namespace quench {
+
+// Partial statistics of one input group's activations over one shard.
+struct GroupStatistics {
+  HessianAccumulator hessian;     // Σ xᵀx
+  std::vector<double> abs_sums;   // Σ |x| per input channel (AWQ), when asked
+  int64_t tokens = 0;
+};
+
+class ShardWorker {
+ public:
+  virtual ~ShardWorker() = default;
+
+  // Takes the shard's sequences and embeds them: the activations entering block 0.
+  virtual absl::Status LoadShard(int64_t shard, const TokenBatch& batch) = 0;
+
+  // Statistics of `group`'s input when a block with `weights` runs on the shard's activations.
+  virtual absl::StatusOr<GroupStatistics> CollectStatistics(int64_t shard,
+                                                            const LayerWeights& weights,
+                                                            InputGroup group,
+                                                            bool with_abs_sums) = 0;
+
+  // The shard's activations become the output of a block with `weights` (the next block's input).
+  virtual absl::Status AdvanceBlock(int64_t shard, const LayerWeights& weights) = 0;
+
+  // AWQ scale search: Σ over the shard of ‖out(reference) − out(candidate)‖² for the sublayer that
+  // `group` feeds (attention for qkv, MLP for gate/up, the linear itself otherwise), one sum per
+  // candidate.
+  virtual absl::StatusOr<std::vector<double>> CandidateLosses(
+      int64_t shard, const LayerWeights& reference, const std::vector<LayerWeights>& candidates,
+      InputGroup group) = 0;
+
+  // The group's input activations over the shard, for searches that need them (AWQ clip).
+  virtual absl::StatusOr<Tensor> GroupInput(int64_t shard, const LayerWeights& weights,
+                                            InputGroup group) = 0;
+};
+
+// Holds shards in this process and runs them on `transformer`'s backend.
+std::unique_ptr<ShardWorker> MakeLocalShardWorker(const Transformer& transformer);
+
+}  // namespace quench
