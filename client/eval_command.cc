@@ -9,6 +9,7 @@
 #include "client/commands.h"
 #include "client/model_loader.h"
 #include "core/data/token_dataset.h"
+#include "core/eval/compare.h"
 #include "core/eval/perplexity.h"
 #include "core/util/status_macros.h"
 #include "core/util/thread_pool.h"
@@ -22,6 +23,7 @@ struct EvalFlags {
   std::string model;
   std::string tokens;
   std::string text;
+  std::string reference;
   int64_t context = 0;
   int64_t max_sequences = 0;
   int64_t batch_tokens = 8192;
@@ -45,6 +47,41 @@ absl::StatusOr<TokenSequences> LoadData(const EvalFlags& flags, const LoadedMode
   return LoadTextSequences(flags.text, *tokenizer, options);
 }
 
+// --reference: both models on the same sequences; KL(reference ‖ model) and top-1 agreement.
+absl::Status RunComparison(const EvalFlags& flags, const LoadedModel& model,
+                           const Transformer& transformer, const TokenSequences& sequences,
+                           const PerplexityOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  QUENCH_ASSIGN_OR_RETURN(LoadedModel reference, LoadModel(flags.reference));
+  auto backend = kernels::MakeCpuBackend();
+  Transformer reference_transformer(reference.spec, reference.weights, *backend);
+  QUENCH_ASSIGN_OR_RETURN(ComparisonResult result,
+                          CompareModels(reference_transformer, transformer, sequences, options));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  (void)model;
+  if (flags.json) {
+    nlohmann::ordered_json out;
+    out["model"] = flags.model;
+    out["reference"] = flags.reference;
+    out["tokens"] = result.positions;
+    out["sequences"] = result.candidate.sequences;
+    out["perplexity"] = result.candidate.perplexity();
+    out["reference_perplexity"] = result.reference.perplexity();
+    out["kl_divergence"] = result.mean_kl();
+    out["top1_agreement"] = result.top1_agreement();
+    out["eval_seconds"] = seconds;
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << absl::StrFormat(
+        "perplexity %.6f  (reference %.6f)\nKL divergence %.6f nats (mean over %d predicted "
+        "tokens), top-1 agreement %.2f%%\ntime %.2f s\n",
+        result.candidate.perplexity(), result.reference.perplexity(), result.mean_kl(),
+        result.positions, 100.0 * result.top1_agreement(), seconds);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Run(const EvalFlags& flags) {
   const auto start = std::chrono::steady_clock::now();
   QUENCH_ASSIGN_OR_RETURN(LoadedModel model, LoadModel(flags.model));
@@ -63,6 +100,7 @@ absl::Status Run(const EvalFlags& flags) {
     };
   }
   const auto eval_start = std::chrono::steady_clock::now();
+  if (!flags.reference.empty()) return RunComparison(flags, model, transformer, sequences, options);
   QUENCH_ASSIGN_OR_RETURN(PerplexityResult result,
                           EvaluatePerplexity(transformer, sequences, options));
   const auto end = std::chrono::steady_clock::now();
@@ -75,6 +113,7 @@ absl::Status Run(const EvalFlags& flags) {
   if (flags.json) {
     nlohmann::ordered_json out;
     out["model"] = flags.model;
+    out["tokens"] = result.predicted_tokens;
     out["perplexity"] = result.perplexity();
     out["mean_nll"] = result.mean_nll();
     out["predicted_tokens"] = result.predicted_tokens;
@@ -119,6 +158,8 @@ void RegisterEvalCommand(CLI::App& app, int& exit_code) {
                   "Evaluate at most this many sequences (0: all)");
   cmd->add_option("--batch-tokens", flags->batch_tokens, "Tokens forwarded together")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--reference", flags->reference,
+                  "A reference model directory: adds KL divergence and top-1 agreement against it");
   cmd->add_flag("--json", flags->json, "Print the result as JSON");
   cmd->callback([flags, &exit_code] {
     if (flags->tokens.empty() == flags->text.empty()) {

@@ -11,9 +11,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "quench 0.1.0");
   int exit_code = 0;
+  quench::cli::RegisterLocalCommand(app, exit_code);
   quench::cli::RegisterEvalCommand(app, exit_code);
   quench::cli::RegisterInspectCommand(app, exit_code);
   quench::cli::RegisterTokenizeCommand(app, exit_code);
+  quench::cli::RegisterRecipeCommand(app, exit_code);
+  quench::cli::RegisterTestgenCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

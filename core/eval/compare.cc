@@ -55,7 +55,8 @@ absl::StatusOr<ComparisonResult> CompareModels(const Transformer& reference,
     TokenBatch batch;
     while (next < sequences.size() &&
            (batch.num_sequences() == 0 ||
-            batch.num_tokens() + static_cast<int64_t>(sequences[next].size()) <= options.batch_tokens)) {
+            batch.num_tokens() + static_cast<int64_t>(sequences[next].size()) <=
+                options.batch_tokens)) {
       batch.Add(sequences[next++]);
     }
     QUENCH_RETURN_IF_ERROR(reference.Validate(batch));

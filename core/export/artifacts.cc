@@ -31,7 +31,8 @@ json GridToJson(const GridSpec& grid) {
 absl::StatusOr<GridSpec> GridFromJson(const json& value, const std::string& name) {
   GridSpec grid;
   auto bad = [&](absl::string_view what) {
-    return absl::InvalidArgumentError(absl::StrCat("quench artifact: grid of '", name, "': ", what));
+    return absl::InvalidArgumentError(
+        absl::StrCat("quench artifact: grid of '", name, "': ", what));
   };
   if (!value.is_object()) return bad("not an object");
   const auto find_index = [&](const char* key, auto& names) -> int {
@@ -47,8 +48,10 @@ absl::StatusOr<GridSpec> GridFromJson(const json& value, const std::string& name
   if (kind < 0 || granularity < 0) return bad("unknown type or granularity");
   grid.kind = static_cast<GridKind>(kind);
   grid.granularity = static_cast<Granularity>(granularity);
-  if (!value.value("bits", json()).is_number_integer() || !value.value("group_size", json()).is_number_integer() ||
-      !value.value("symmetric", json()).is_boolean() || !value.value("scale_dtype", json()).is_string()) {
+  if (!value.value("bits", json()).is_number_integer() ||
+      !value.value("group_size", json()).is_number_integer() ||
+      !value.value("symmetric", json()).is_boolean() ||
+      !value.value("scale_dtype", json()).is_string()) {
     return bad("bits, group_size, symmetric or scale_dtype missing");
   }
   grid.bits = value["bits"].get<int>();
@@ -82,7 +85,8 @@ absl::Status WriteFakeQuantModel(const fs::path& source_dir, const ModelSpec& sp
   std::error_code error;
   fs::create_directories(out_dir, error);
   if (error) {
-    return absl::PermissionDeniedError(absl::StrCat(out_dir.string(), ": cannot create: ", error.message()));
+    return absl::PermissionDeniedError(
+        absl::StrCat(out_dir.string(), ": cannot create: ", error.message()));
   }
   const auto replacements = NamedModelTensors(spec, quantized);
   std::vector<SafetensorsTensorSpec> specs;
@@ -97,8 +101,8 @@ absl::Status WriteFakeQuantModel(const fs::path& source_dir, const ModelSpec& sp
     }
   }
   for (const auto& [alias, target] : source.aliases()) out_metadata[alias] = target;
-  QUENCH_ASSIGN_OR_RETURN(auto writer, SafetensorsWriter::Create(out_dir / "model.safetensors", specs,
-                                                                 out_metadata));
+  QUENCH_ASSIGN_OR_RETURN(
+      auto writer, SafetensorsWriter::Create(out_dir / "model.safetensors", specs, out_metadata));
   for (size_t i = 0; i < specs.size(); ++i) {
     const auto replacement = replacements.find(specs[i].name);
     if (replacement == replacements.end() || !IsFloatingPoint(specs[i].dtype)) {
@@ -107,14 +111,16 @@ absl::Status WriteFakeQuantModel(const fs::path& source_dir, const ModelSpec& sp
     }
     Tensor converted = Tensor::Zeros(specs[i].dtype, specs[i].shape);
     ConvertFromFloat(replacement->second.data<float>(), specs[i].dtype,
-                     converted.mutable_data<uint8_t>(), static_cast<size_t>(converted.num_elements()));
+                     converted.mutable_data<uint8_t>(),
+                     static_cast<size_t>(converted.num_elements()));
     QUENCH_RETURN_IF_ERROR(writer.Append(converted.bytes()));
   }
   QUENCH_RETURN_IF_ERROR(writer.Finish());
   // Everything else a runtime needs to load the directory: config and tokenizer files.
-  for (const char* name : {"config.json", "generation_config.json", "tokenizer.json", "tokenizer.model",
-                           "tokenizer_config.json", "special_tokens_map.json"}) {
-    if (fs::exists(source_dir / name)) QUENCH_RETURN_IF_ERROR(CopyFile(source_dir / name, out_dir / name));
+  for (const char* name : {"config.json", "generation_config.json", "tokenizer.json",
+                           "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json"}) {
+    if (fs::exists(source_dir / name))
+      QUENCH_RETURN_IF_ERROR(CopyFile(source_dir / name, out_dir / name));
   }
   return absl::OkStatus();
 }
@@ -129,26 +135,33 @@ absl::Status WriteQuenchArtifact(const fs::path& path, const ModelSpec& spec,
                            const std::vector<float>& awq_scales) {
     grids[name] = GridToJson(q.grid);
     quantized_weights.insert(absl::StrCat(name, ".weight"));
-    tensors.emplace_back(absl::StrCat(name, ".qcodes"), VectorTensor(q.codes, DType::kU8, {q.rows, q.cols}));
+    tensors.emplace_back(absl::StrCat(name, ".qcodes"),
+                         VectorTensor(q.codes, DType::kU8, {q.rows, q.cols}));
     std::vector<float> scales;
     std::vector<int32_t> zeros;
     for (const auto& p : q.params) {
       scales.push_back(p.scale);
       zeros.push_back(p.zero);
     }
-    tensors.emplace_back(absl::StrCat(name, ".qscales"), VectorTensor(scales, DType::kF32, {q.rows, q.num_groups}));
+    tensors.emplace_back(absl::StrCat(name, ".qscales"),
+                         VectorTensor(scales, DType::kF32, {q.rows, q.num_groups}));
     if (q.grid.kind == GridKind::kInt && !q.grid.symmetric) {
-      tensors.emplace_back(absl::StrCat(name, ".qzeros"), VectorTensor(zeros, DType::kI32, {q.rows, q.num_groups}));
+      tensors.emplace_back(absl::StrCat(name, ".qzeros"),
+                           VectorTensor(zeros, DType::kI32, {q.rows, q.num_groups}));
     }
-    tensors.emplace_back(absl::StrCat(name, ".g_idx"), VectorTensor(q.g_idx, DType::kI32, {q.cols}));
+    tensors.emplace_back(absl::StrCat(name, ".g_idx"),
+                         VectorTensor(q.g_idx, DType::kI32, {q.cols}));
     if (!awq_scales.empty()) {
-      tensors.emplace_back(absl::StrCat(name, ".awq_scales"),
-                           VectorTensor(awq_scales, DType::kF32, {static_cast<int64_t>(awq_scales.size())}));
+      tensors.emplace_back(
+          absl::StrCat(name, ".awq_scales"),
+          VectorTensor(awq_scales, DType::kF32, {static_cast<int64_t>(awq_scales.size())}));
     }
   };
-  for (const auto& linear : outcome.linears) add_quantized(linear.plan.name, linear.quantized, linear.awq_scales);
+  for (const auto& linear : outcome.linears)
+    add_quantized(linear.plan.name, linear.quantized, linear.awq_scales);
   if (outcome.embedding) {
-    add_quantized(std::string(absl::StripSuffix(spec.EmbeddingName(), ".weight")), *outcome.embedding, {});
+    add_quantized(std::string(absl::StripSuffix(spec.EmbeddingName(), ".weight")),
+                  *outcome.embedding, {});
   }
   for (const auto& [name, tensor] : NamedModelTensors(spec, outcome.weights)) {
     if (quantized_weights.count(name) == 0) tensors.emplace_back(name, tensor);
@@ -163,13 +176,15 @@ absl::StatusOr<std::map<std::string, QuantizedTensor>> ReadQuenchArtifact(const 
   QUENCH_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(path));
   const auto format = file.metadata().find("quench.format");
   const auto grids_text = file.metadata().find("quench.grids");
-  if (format == file.metadata().end() || format->second != kFormatVersion || grids_text == file.metadata().end()) {
+  if (format == file.metadata().end() || format->second != kFormatVersion ||
+      grids_text == file.metadata().end()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path.string(), ": not a Quench artifact (quench.format 1 metadata missing)"));
   }
   const json grids = json::parse(grids_text->second, nullptr, false);
   if (!grids.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(path.string(), ": quench.grids is not a JSON object"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path.string(), ": quench.grids is not a JSON object"));
   }
   std::map<std::string, QuantizedTensor> result;
   for (const auto& [name, grid_json] : grids.items()) {
@@ -182,9 +197,11 @@ absl::StatusOr<std::map<std::string, QuantizedTensor>> ReadQuenchArtifact(const 
       return absl::InvalidArgumentError(
           absl::StrCat(path.string(), ": '", name, "' lacks well-formed qcodes/qscales/g_idx"));
     }
-    QUENCH_ASSIGN_OR_RETURN(QuantizedTensor q, MakeQuantizedTensor(grid, codes->shape[0], codes->shape[1]));
+    QUENCH_ASSIGN_OR_RETURN(QuantizedTensor q,
+                            MakeQuantizedTensor(grid, codes->shape[0], codes->shape[1]));
     if (scales->shape != Shape{q.rows, q.num_groups} || g_idx->shape != Shape{q.cols}) {
-      return absl::InvalidArgumentError(absl::StrCat(path.string(), ": '", name, "' has inconsistent shapes"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path.string(), ": '", name, "' has inconsistent shapes"));
     }
     const Tensor code_tensor = file.View(*codes);
     std::memcpy(q.codes.data(), code_tensor.raw_data(), q.codes.size());
@@ -193,17 +210,20 @@ absl::StatusOr<std::map<std::string, QuantizedTensor>> ReadQuenchArtifact(const 
     std::memcpy(q.g_idx.data(), index_tensor.raw_data(), q.g_idx.size() * sizeof(int32_t));
     for (int32_t group : q.g_idx) {
       if (group < 0 || group >= q.num_groups) {
-        return absl::InvalidArgumentError(absl::StrCat(path.string(), ": '", name, "' g_idx out of range"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(path.string(), ": '", name, "' g_idx out of range"));
       }
     }
     std::vector<int32_t> zeros(q.params.size(), 0);
     if (const auto* zero_entry = file.Find(absl::StrCat(name, ".qzeros")); zero_entry != nullptr) {
       if (zero_entry->dtype != DType::kI32 || zero_entry->shape != scales->shape) {
-        return absl::InvalidArgumentError(absl::StrCat(path.string(), ": '", name, "' qzeros malformed"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(path.string(), ": '", name, "' qzeros malformed"));
       }
       std::memcpy(zeros.data(), file.View(*zero_entry).raw_data(), zeros.size() * sizeof(int32_t));
     }
-    for (size_t i = 0; i < q.params.size(); ++i) q.params[i] = {scale_tensor.data<float>()[i], zeros[i]};
+    for (size_t i = 0; i < q.params.size(); ++i)
+      q.params[i] = {scale_tensor.data<float>()[i], zeros[i]};
     result[name] = std::move(q);
   }
   return result;

@@ -2,13 +2,15 @@
 
 namespace quench {
 
-std::map<std::string, Tensor> NamedModelTensors(const ModelSpec& spec, const ModelWeights& weights) {
+std::map<std::string, Tensor> NamedModelTensors(const ModelSpec& spec,
+                                                const ModelWeights& weights) {
   std::map<std::string, Tensor> named;
   auto add = [&](const std::string& name, const Tensor& tensor) {
     if (!tensor.empty()) named[name] = tensor;
   };
   add(spec.EmbeddingName(), weights.embedding);
-  if (spec.positions == PositionKind::kLearned) add(spec.PositionEmbeddingName(), weights.position_embedding);
+  if (spec.positions == PositionKind::kLearned)
+    add(spec.PositionEmbeddingName(), weights.position_embedding);
   add(spec.FinalNormName(), weights.final_norm_weight);
   add(spec.FinalNormName("bias"), weights.final_norm_bias);
   add(spec.LmHeadName(), weights.lm_head);

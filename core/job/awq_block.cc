@@ -16,17 +16,20 @@ namespace {
 // Where a group's input scales are folded: the op that produces the group's input.
 struct ScalingTarget {
   bool possible = false;
-  bool into_norm = false;              // the attention or MLP norm (weight and bias)
+  bool into_norm = false;                // the attention or MLP norm (weight and bias)
   LinearRole previous = LinearRole::kV;  // else the rows of this linear (and its bias)
 };
 
 ScalingTarget FindScalingTarget(const ModelSpec& spec, InputGroup group) {
   switch (group) {
     case InputGroup::kQkv:
-    case InputGroup::kGateUp: return {true, true, LinearRole::kV};
+    case InputGroup::kGateUp:
+      return {true, true, LinearRole::kV};
     // v_proj's rows feed o_proj's columns one to one only without grouped-query attention.
-    case InputGroup::kO: return {spec.kv_out() == spec.q_out(), false, LinearRole::kV};
-    case InputGroup::kDown: return {true, false, LinearRole::kUp};
+    case InputGroup::kO:
+      return {spec.kv_out() == spec.q_out(), false, LinearRole::kV};
+    case InputGroup::kDown:
+      return {true, false, LinearRole::kUp};
   }
   return {};
 }
@@ -60,7 +63,8 @@ Tensor DivideRows(const Tensor& tensor, const std::vector<float>& scales) {
 }
 
 // Mean over rows of |w| normalised by its group's max |w| (AutoAWQ's w_mean), per column.
-std::vector<double> NormalisedWeightMean(const std::vector<const Tensor*>& weights, int64_t group_size) {
+std::vector<double> NormalisedWeightMean(const std::vector<const Tensor*>& weights,
+                                         int64_t group_size) {
   const int64_t cols = weights.front()->dim(1);
   std::vector<double> mean(cols, 0.0);
   int64_t total_rows = 0;
@@ -70,7 +74,8 @@ std::vector<double> NormalisedWeightMean(const std::vector<const Tensor*>& weigh
       for (int64_t begin = 0; begin < cols; begin += group_size) {
         const int64_t end = std::min(cols, begin + group_size);
         float max_abs = 0.0f;
-        for (int64_t c = begin; c < end; ++c) max_abs = std::max(max_abs, std::fabs(w[r * cols + c]));
+        for (int64_t c = begin; c < end; ++c)
+          max_abs = std::max(max_abs, std::fabs(w[r * cols + c]));
         for (int64_t c = begin; c < end; ++c) {
           mean[c] += max_abs > 0.0f ? std::fabs(w[r * cols + c]) / max_abs : 0.0;
         }
@@ -81,8 +86,9 @@ std::vector<double> NormalisedWeightMean(const std::vector<const Tensor*>& weigh
   return mean;
 }
 
-std::vector<float> CandidateScales(const std::vector<double>& x_mean, const std::vector<double>& w_mean,
-                                   double ratio, bool duo_scaling) {
+std::vector<float> CandidateScales(const std::vector<double>& x_mean,
+                                   const std::vector<double>& w_mean, double ratio,
+                                   bool duo_scaling) {
   std::vector<float> scales(x_mean.size());
   double max_scale = 0.0, min_scale = INFINITY;
   std::vector<double> raw(x_mean.size());
@@ -113,9 +119,11 @@ absl::StatusOr<std::vector<float>> SearchAndApplyScales(
   if (!target.possible) return std::vector<float>{};
   const int64_t cols = stats.hessian.dim();
   std::vector<double> x_mean(cols);
-  for (int64_t c = 0; c < cols; ++c) x_mean[c] = stats.abs_sums[c] / static_cast<double>(stats.tokens);
+  for (int64_t c = 0; c < cols; ++c)
+    x_mean[c] = stats.abs_sums[c] / static_cast<double>(stats.tokens);
   std::vector<const Tensor*> group_weights;
-  for (const auto& linear : group.linears) group_weights.push_back(&weights.linear(linear.role).weight);
+  for (const auto& linear : group.linears)
+    group_weights.push_back(&weights.linear(linear.role).weight);
   const int64_t group_size = group.linears.front().grid.EffectiveGroupSize(cols);
   const std::vector<double> w_mean = NormalisedWeightMean(group_weights, group_size);
 
@@ -146,8 +154,8 @@ absl::StatusOr<std::vector<float>> SearchAndApplyScales(
   }
   const size_t best = std::min_element(losses.begin(), losses.end()) - losses.begin();
   if (!std::isfinite(losses[best])) {
-    return absl::InternalError(absl::StrCat("AWQ: no finite loss in the scale search for ",
-                                            group.linears.front().name));
+    return absl::InternalError(
+        absl::StrCat("AWQ: no finite loss in the scale search for ", group.linears.front().name));
   }
   const std::vector<float>& scales = scale_candidates[best];
 
@@ -180,7 +188,8 @@ absl::Status SearchAndApplyClip(const PlannedLinear& linear, InputGroup group,
   const int64_t group_size = linear.grid.EffectiveGroupSize(cols);
   const int64_t groups = (cols + group_size - 1) / group_size;
   const int steps = std::max(1, static_cast<int>(options.clip_max_shrink * options.clip_grid));
-  const int64_t stride = std::max<int64_t>(1, total_tokens / std::max<int64_t>(1, options.clip_tokens));
+  const int64_t stride =
+      std::max<int64_t>(1, total_tokens / std::max<int64_t>(1, options.clip_tokens));
   const float* w = weight.data<float>();
 
   // Candidate clipped-and-quantized values for every step: [steps][rows * cols].
@@ -203,7 +212,8 @@ absl::Status SearchAndApplyClip(const PlannedLinear& linear, InputGroup group,
         for (float& v : values) v = std::clamp(v, -bound, bound);
         const GroupParams params = ChooseGroupParams(values, linear.grid);
         for (int64_t c = begin; c < end; ++c) {
-          deltas[step][r * cols + c] = FakeQuantize(values[c - begin], params, linear.grid) - w[r * cols + c];
+          deltas[step][r * cols + c] =
+              FakeQuantize(values[c - begin], params, linear.grid) - w[r * cols + c];
         }
       }
     }
@@ -221,7 +231,8 @@ absl::Status SearchAndApplyClip(const PlannedLinear& linear, InputGroup group,
           const float* d = deltas[step].data() + r * cols;
           for (int64_t g = 0; g < groups; ++g) {
             double out = 0.0;
-            for (int64_t c = g * group_size; c < std::min(cols, (g + 1) * group_size); ++c) out += xt[c] * d[c];
+            for (int64_t c = g * group_size; c < std::min(cols, (g + 1) * group_size); ++c)
+              out += xt[c] * d[c];
             errors[(static_cast<size_t>(step) * rows + r) * groups + g] += out * out;
           }
         }
@@ -243,7 +254,8 @@ absl::Status SearchAndApplyClip(const PlannedLinear& linear, InputGroup group,
           best = step;
         }
       }
-      const float bound = max_abs[r * groups + g] * (1.0f - static_cast<float>(best) / options.clip_grid);
+      const float bound =
+          max_abs[r * groups + g] * (1.0f - static_cast<float>(best) / options.clip_grid);
       for (int64_t c = g * group_size; c < std::min(cols, (g + 1) * group_size); ++c) {
         out[r * cols + c] = std::clamp(out[r * cols + c], -bound, bound);
       }
@@ -255,9 +267,10 @@ absl::Status SearchAndApplyClip(const PlannedLinear& linear, InputGroup group,
 
 }  // namespace
 
-absl::Status RunAwqBlock(const ModelSpec& spec, const PlannedBlock& block, const AwqOptions& options,
-                         ShardWorker& worker, const std::vector<int64_t>& visit_order,
-                         LayerWeights& weights, std::vector<QuantizedLinear>& linears,
+absl::Status RunAwqBlock(const ModelSpec& spec, const PlannedBlock& block,
+                         const AwqOptions& options, ShardWorker& worker,
+                         const std::vector<int64_t>& visit_order, LayerWeights& weights,
+                         std::vector<QuantizedLinear>& linears,
                          std::vector<LinearReport>& reports) {
   if (!spec.norm_before_sublayer) {
     return absl::InvalidArgumentError(
@@ -279,8 +292,8 @@ absl::Status RunAwqBlock(const ModelSpec& spec, const PlannedBlock& block, const
                             ReduceStatistics(worker, visit_order, weights, group.group, true));
     total_tokens = stats.tokens;
     hessians[group.group] = stats.hessian.Finalize();
-    QUENCH_ASSIGN_OR_RETURN(auto scales,
-                            SearchAndApplyScales(spec, group, options, worker, visit_order, stats, weights));
+    QUENCH_ASSIGN_OR_RETURN(auto scales, SearchAndApplyScales(spec, group, options, worker,
+                                                              visit_order, stats, weights));
     if (!scales.empty()) {
       for (LinearRole role : GroupRoles(spec, group.group)) applied_scales[role] = scales;
       const ScalingTarget target = FindScalingTarget(spec, group.group);
@@ -323,7 +336,8 @@ absl::Status RunAwqBlock(const ModelSpec& spec, const PlannedBlock& block, const
       const Tensor& before = original.linear(linear.role).weight;
       report.relative_weight_error = RelativeWeightError(before, effective);
       report.relative_output_error = RelativeOutputError(before, effective, hessians[group.group]);
-      report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      report.seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       reports.push_back(std::move(report));
       linears.push_back({linear, std::move(quantized),
                          scales != applied_scales.end() ? scales->second : std::vector<float>{}});

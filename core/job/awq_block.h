@@ -17,9 +17,9 @@
 
 namespace quench {
 
-absl::Status RunAwqBlock(const ModelSpec& spec, const PlannedBlock& block, const AwqOptions& options,
-                         ShardWorker& worker, const std::vector<int64_t>& visit_order,
-                         LayerWeights& weights, std::vector<QuantizedLinear>& linears,
-                         std::vector<LinearReport>& reports);
+absl::Status RunAwqBlock(const ModelSpec& spec, const PlannedBlock& block,
+                         const AwqOptions& options, ShardWorker& worker,
+                         const std::vector<int64_t>& visit_order, LayerWeights& weights,
+                         std::vector<QuantizedLinear>& linears, std::vector<LinearReport>& reports);
 
 }  // namespace quench

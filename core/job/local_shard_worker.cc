@@ -37,8 +37,7 @@ class LocalShardWorker final : public ShardWorker {
   }
 
   absl::StatusOr<GroupStatistics> CollectStatistics(int64_t shard, const LayerWeights& weights,
-                                                    InputGroup group,
-                                                    bool with_abs_sums) override {
+                                                    InputGroup group, bool with_abs_sums) override {
     const Shard* held = Find(shard);
     if (held == nullptr) return NotHeld(shard);
     const Tensor input = transformer_.GroupInput(weights, held->batch, held->hidden, group);
@@ -74,7 +73,8 @@ class LocalShardWorker final : public ShardWorker {
     const Tensor expected = SublayerOutput(reference, held->batch, input, group);
     std::vector<double> losses;
     for (const auto& candidate : candidates) {
-      losses.push_back(SquaredDifference(expected, SublayerOutput(candidate, held->batch, input, group)));
+      losses.push_back(
+          SquaredDifference(expected, SublayerOutput(candidate, held->batch, input, group)));
     }
     return losses;
   }
@@ -90,10 +90,14 @@ class LocalShardWorker final : public ShardWorker {
   Tensor SublayerOutput(const LayerWeights& weights, const TokenBatch& batch, const Tensor& input,
                         InputGroup group) const {
     switch (group) {
-      case InputGroup::kQkv: return transformer_.AttentionOutput(weights, batch, input);
-      case InputGroup::kO: return transformer_.LinearOutput(input, weights.linear(LinearRole::kO));
-      case InputGroup::kGateUp: return transformer_.MlpOutput(weights, input);
-      case InputGroup::kDown: return transformer_.LinearOutput(input, weights.linear(LinearRole::kDown));
+      case InputGroup::kQkv:
+        return transformer_.AttentionOutput(weights, batch, input);
+      case InputGroup::kO:
+        return transformer_.LinearOutput(input, weights.linear(LinearRole::kO));
+      case InputGroup::kGateUp:
+        return transformer_.MlpOutput(weights, input);
+      case InputGroup::kDown:
+        return transformer_.LinearOutput(input, weights.linear(LinearRole::kDown));
     }
     return Tensor();
   }

@@ -89,17 +89,17 @@ absl::StatusOr<QuantPlan> MakeQuantPlan(const ModelSpec& spec, const Recipe& rec
   if (recipe.embedding.enabled) {
     const auto fits = MakeQuantizedTensor(recipe.embedding.grid, spec.vocab_size, spec.hidden_size);
     if (!fits.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("the embedding [", spec.vocab_size, ", ",
-                                                     spec.hidden_size, "] cannot take ",
-                                                     recipe.embedding.grid.ToString(), ": ",
-                                                     fits.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("the embedding [", spec.vocab_size, ", ", spec.hidden_size, "] cannot take ",
+                       recipe.embedding.grid.ToString(), ": ", fits.status().message()));
     }
     plan.embedding = recipe.embedding.grid;
   }
   if (plan.num_linears == 0 && !plan.embedding) {
     return absl::InvalidArgumentError(
         "the recipe selects no layer to quantize: check `targets` and `ignore` against names "
-        "like " + LinearModuleName(spec, 0, LinearRole::kQ));
+        "like " +
+        LinearModuleName(spec, 0, LinearRole::kQ));
   }
   return plan;
 }

@@ -45,7 +45,8 @@ double RelativeOutputError(const Tensor& original, const Tensor& quantized,
     const Eigen::VectorXd w =
         Eigen::Map<const Eigen::VectorXf>(original.data<float>() + r * cols, cols).cast<double>();
     const Eigen::VectorXd d =
-        Eigen::Map<const Eigen::VectorXf>(quantized.data<float>() + r * cols, cols).cast<double>() - w;
+        Eigen::Map<const Eigen::VectorXf>(quantized.data<float>() + r * cols, cols).cast<double>() -
+        w;
     error += d.dot(h * d);
     energy += w.dot(h * w);
   }
@@ -65,7 +66,8 @@ absl::StatusOr<GroupStatistics> ReduceStatistics(ShardWorker& worker,
   for (size_t s = 1; s < partials.size(); ++s) {
     total.hessian.Merge(partials[s]->hessian);
     total.tokens += partials[s]->tokens;
-    for (size_t c = 0; c < total.abs_sums.size(); ++c) total.abs_sums[c] += partials[s]->abs_sums[c];
+    for (size_t c = 0; c < total.abs_sums.size(); ++c)
+      total.abs_sums[c] += partials[s]->abs_sums[c];
   }
   return total;
 }
@@ -76,10 +78,14 @@ class JobRunner {
  public:
   JobRunner(const ModelSpec& spec, const Recipe& recipe, ShardWorker& worker,
             const DriverOptions& options, std::vector<int64_t> visit_order)
-      : spec_(spec), recipe_(recipe), worker_(worker), options_(options),
+      : spec_(spec),
+        recipe_(recipe),
+        worker_(worker),
+        options_(options),
         visit_order_(std::move(visit_order)) {}
 
-  absl::Status RunBlock(const PlannedBlock& block, LayerWeights& weights, QuantizationOutcome& out) {
+  absl::Status RunBlock(const PlannedBlock& block, LayerWeights& weights,
+                        QuantizationOutcome& out) {
     if (recipe_.method == QuantMethod::kAwq) {
       QUENCH_RETURN_IF_ERROR(RunAwqBlock(spec_, block, recipe_.awq, worker_, visit_order_, weights,
                                          out.linears, out.reports));
@@ -88,8 +94,8 @@ class JobRunner {
         if (group.linears.empty()) continue;
         std::optional<std::vector<double>> hessian;
         if (calibrated()) {
-          QUENCH_ASSIGN_OR_RETURN(auto stats, ReduceStatistics(worker_, visit_order_, weights,
-                                                               group.group, false));
+          QUENCH_ASSIGN_OR_RETURN(
+              auto stats, ReduceStatistics(worker_, visit_order_, weights, group.group, false));
           hessian = stats.hessian.Finalize();
         }
         for (const PlannedLinear& linear : group.linears) {
@@ -100,8 +106,8 @@ class JobRunner {
       // Not true-sequential: every group's statistics from the block's original weights.
       std::vector<std::optional<std::vector<double>>> hessians;
       for (const PlannedGroup& group : block.groups) {
-        QUENCH_ASSIGN_OR_RETURN(auto stats, ReduceStatistics(worker_, visit_order_, weights,
-                                                             group.group, false));
+        QUENCH_ASSIGN_OR_RETURN(
+            auto stats, ReduceStatistics(worker_, visit_order_, weights, group.group, false));
         hessians.push_back(stats.hessian.Finalize());
       }
       for (size_t g = 0; g < block.groups.size(); ++g) {
@@ -111,7 +117,8 @@ class JobRunner {
       }
     }
     if (calibrated()) {
-      for (int64_t shard : visit_order_) QUENCH_RETURN_IF_ERROR(worker_.AdvanceBlock(shard, weights));
+      for (int64_t shard : visit_order_)
+        QUENCH_RETURN_IF_ERROR(worker_.AdvanceBlock(shard, weights));
     }
     return absl::OkStatus();
   }
@@ -123,8 +130,8 @@ class JobRunner {
                            const std::optional<std::vector<double>>& hessian, LayerWeights& weights,
                            QuantizationOutcome& out) {
     const auto start = std::chrono::steady_clock::now();
-    Progress(block.layer, absl::StrCat("block ", block.layer, ": ",
-                                       QuantMethodName(recipe_.method), " ", linear.name));
+    Progress(block.layer, absl::StrCat("block ", block.layer, ": ", QuantMethodName(recipe_.method),
+                                       " ", linear.name));
     LinearWeights& target = weights.linear(linear.role);
     const Tensor original = target.weight;
     LinearReport report;
@@ -133,7 +140,8 @@ class JobRunner {
     QuantizedLinear result{linear, {}, {}};
     if (recipe_.method == QuantMethod::kGptq) {
       if (!hessian) {
-        return absl::InvalidArgumentError("GPTQ needs calibration data (recipe calibration.path or --calib)");
+        return absl::InvalidArgumentError(
+            "GPTQ needs calibration data (recipe calibration.path or --calib)");
       }
       auto solved = QuantizeGptq(original, *hessian, linear.grid, recipe_.gptq);
       if (!solved.ok()) {
@@ -147,7 +155,8 @@ class JobRunner {
     }
     target.weight = result.quantized.Dequantize();
     report.relative_weight_error = RelativeWeightError(original, target.weight);
-    if (hessian) report.relative_output_error = RelativeOutputError(original, target.weight, *hessian);
+    if (hessian)
+      report.relative_output_error = RelativeOutputError(original, target.weight, *hessian);
     report.seconds = Seconds(start);
     out.linears.push_back(std::move(result));
     out.reports.push_back(std::move(report));
@@ -170,7 +179,8 @@ class JobRunner {
 std::vector<std::pair<int64_t, int64_t>> ShardRanges(int64_t count, int64_t shards) {
   std::vector<std::pair<int64_t, int64_t>> ranges;
   shards = std::max<int64_t>(1, std::min(shards, count));
-  for (int64_t s = 0; s < shards; ++s) ranges.emplace_back(s * count / shards, (s + 1) * count / shards);
+  for (int64_t s = 0; s < shards; ++s)
+    ranges.emplace_back(s * count / shards, (s + 1) * count / shards);
   return ranges;
 }
 
@@ -211,11 +221,13 @@ absl::StatusOr<QuantizationOutcome> RunQuantizationJob(const ModelSpec& spec,
     QUENCH_RETURN_IF_ERROR(runner.RunBlock(block, layer, out));
     out.weights.layers[block.layer] = std::move(layer);
     if (options.progress) {
-      options.progress({block.layer + 1, spec.num_layers, absl::StrCat("block ", block.layer, " done")});
+      options.progress(
+          {block.layer + 1, spec.num_layers, absl::StrCat("block ", block.layer, " done")});
     }
   }
   if (plan.embedding) {
-    QUENCH_ASSIGN_OR_RETURN(QuantizedTensor embedding, QuantizeRtn(original.embedding, *plan.embedding));
+    QUENCH_ASSIGN_OR_RETURN(QuantizedTensor embedding,
+                            QuantizeRtn(original.embedding, *plan.embedding));
     const bool tied = original.lm_head.raw_data() == original.embedding.raw_data();
     out.weights.embedding = embedding.Dequantize();
     if (tied) out.weights.lm_head = out.weights.embedding;

@@ -21,7 +21,7 @@ namespace quench {
 
 struct QuantizedLinear {
   PlannedLinear plan;
-  QuantizedTensor quantized;  // AWQ: of the scaled weight W·diag(s)
+  QuantizedTensor quantized;      // AWQ: of the scaled weight W·diag(s)
   std::vector<float> awq_scales;  // AWQ input scales s folded into the previous op (else empty)
 };
 
@@ -37,9 +37,9 @@ struct LinearReport {
 };
 
 struct DriverProgress {
-  int64_t block = 0;   // blocks finished
+  int64_t block = 0;  // blocks finished
   int64_t blocks = 0;
-  std::string stage;   // what is running, e.g. "block 3: gptq mlp.down_proj"
+  std::string stage;  // what is running, e.g. "block 3: gptq mlp.down_proj"
 };
 
 struct DriverOptions {

@@ -15,8 +15,8 @@ namespace quench {
 
 // Partial statistics of one input group's activations over one shard.
 struct GroupStatistics {
-  HessianAccumulator hessian;     // Σ xᵀx
-  std::vector<double> abs_sums;   // Σ |x| per input channel (AWQ), when asked
+  HessianAccumulator hessian;    // Σ xᵀx
+  std::vector<double> abs_sums;  // Σ |x| per input channel (AWQ), when asked
   int64_t tokens = 0;
 };
 

@@ -65,8 +65,8 @@ absl::Status WriteSyntheticModel(const std::filesystem::path& dir, const std::st
   };
   add(spec.EmbeddingName(), {spec.vocab_size, hidden}, normal(1.0f));
   if (spec.positions == PositionKind::kLearned) {
-    add(spec.PositionEmbeddingName(), {spec.max_position_embeddings + spec.learned_position_offset, hidden},
-        normal(0.1f));
+    add(spec.PositionEmbeddingName(),
+        {spec.max_position_embeddings + spec.learned_position_offset, hidden}, normal(0.1f));
   }
   for (int64_t layer = 0; layer < spec.num_layers; ++layer) {
     add(spec.AttentionNormName(layer), {hidden}, norm_weight);
@@ -92,8 +92,9 @@ absl::Status WriteSyntheticModel(const std::filesystem::path& dir, const std::st
   std::filesystem::create_directories(dir, error);
   if (error) return absl::PermissionDeniedError(absl::StrCat(dir.string(), ": ", error.message()));
   QUENCH_RETURN_IF_ERROR(WriteFileAtomically(dir / "config.json", config_json));
-  QUENCH_ASSIGN_OR_RETURN(auto writer, SafetensorsWriter::Create(dir / "model.safetensors", specs,
-                                                                 {{"format", "pt"}, {"quench", "testgen"}}));
+  QUENCH_ASSIGN_OR_RETURN(auto writer,
+                          SafetensorsWriter::Create(dir / "model.safetensors", specs,
+                                                    {{"format", "pt"}, {"quench", "testgen"}}));
   // One tensor at a time: memory stays at the largest tensor, whatever the model size.
   for (size_t i = 0; i < specs.size(); ++i) {
     Tensor values = Tensor::Zeros(DType::kF32, specs[i].shape);

@@ -5,13 +5,14 @@
 // of one row (the last group of a row may be shorter: ragged). Each group has parameters
 // (a scale, and an integer zero point for asymmetric int grids) chosen by an observer from
 // the group's values; each value becomes one code. Codes are stored unpacked, one byte each:
-//   int symmetric   code = q + 2^(bits-1), q in [-2^(bits-1), 2^(bits-1) - 1]; x ≈ q·scale
-//   int asymmetric  code in [0, 2^bits - 1];                                   x ≈ (code -
-//   zero)·scale fp8 (e4m3)      code = e4m3 bit pattern;                                    x ≈
-//   e4m3(code)·scale nf4, fp4 (e2m1) code = index into the 16-entry value table;                 x
-//   ≈ table[code]·scale mxfp4 / mxfp8   code = e2m1 index / e4m3 bits, scale = 2^e (e8m0), groups
-//   of 32 mxint8          code = q + 128, q in [-127, 127];                           x ≈ q/64 ·
-//   scale
+// clang-format off
+//   int symmetric    code = q + 2^(bits-1), q in [-2^(bits-1), 2^(bits-1)-1]   x = q * scale
+//   int asymmetric   code in [0, 2^bits - 1]                                    x = (code - zero) * scale
+//   fp8 (e4m3)       code = e4m3 bit pattern                                    x = e4m3(code) * scale
+//   nf4, fp4 (e2m1)  code = index into the 16-entry value table                 x = table[code] * scale
+//   mxfp4, mxfp8     code = e2m1 / e4m3 bits; scale = 2^e (e8m0), groups of 32  x = elem(code) * scale
+//   mxint8           code = q + 128, q in [-127, 127]                           x = q / 64 * scale
+// clang-format on
 // Scales are rounded to `scale_dtype` before codes are chosen, so stored scales reproduce the
 // codes exactly.
 #pragma once

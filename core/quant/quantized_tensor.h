@@ -39,4 +39,9 @@ absl::StatusOr<QuantizedTensor> MakeQuantizedTensor(const GridSpec& grid, int64_
 // `weight` is fp32 [rows, cols].
 absl::StatusOr<QuantizedTensor> QuantizeRtn(const Tensor& weight, const GridSpec& grid);
 
+class ThreadPool;  // core/util/thread_pool.h
+// The same on a given pool; the result never depends on its size.
+absl::StatusOr<QuantizedTensor> QuantizeRtn(const Tensor& weight, const GridSpec& grid,
+                                            ThreadPool& pool);
+
 }  // namespace quench

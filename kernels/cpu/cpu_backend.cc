@@ -116,49 +116,47 @@ class CpuBackend final : public Backend {
 
   void CausalAttention(const float* q, const float* k, const float* v, const int64_t* seq_offsets,
                        int64_t num_seqs, const AttentionShape& shape, float* out) override {
+    using Strided = Eigen::Map<const RowMatrix, 0, Eigen::OuterStride<>>;
+    using StridedOut = Eigen::Map<RowMatrix, 0, Eigen::OuterStride<>>;
     const int64_t heads = shape.num_heads;
     const int64_t group = shape.num_heads / shape.num_kv_heads;
     const int64_t d = shape.head_dim;
     const int64_t q_stride = heads * d;
     const int64_t kv_stride = shape.num_kv_heads * d;
-    // One task per (sequence, head): each output element is computed by exactly one task.
+    // One task per (sequence, head): each output element is computed by exactly one task, with
+    // matrix products and a vectorised softmax over the task's whole score matrix.
     pool_.ParallelFor(num_seqs * heads, 1, [&](int64_t begin, int64_t end) {
-      std::vector<float> scores;
-      std::vector<float> accum(d);
+      RowMatrix scores;
       for (int64_t task = begin; task < end; ++task) {
         const int64_t s = task / heads;
         const int64_t h = task % heads;
         const int64_t kv_h = h / group;
         const int64_t first = seq_offsets[s];
         const int64_t length = seq_offsets[s + 1] - first;
-        scores.resize(length);
+        if (length == 0) continue;
+        const Strided queries(q + first * q_stride + h * d, length, d,
+                              Eigen::OuterStride<>(q_stride));
+        const Strided keys(k + first * kv_stride + kv_h * d, length, d,
+                           Eigen::OuterStride<>(kv_stride));
+        const Strided values(v + first * kv_stride + kv_h * d, length, d,
+                             Eigen::OuterStride<>(kv_stride));
+        scores.noalias() = queries * keys.transpose();
         for (int64_t i = 0; i < length; ++i) {
-          const float* qi = q + (first + i) * q_stride + h * d;
+          // Causal (and sliding-window) mask, then a numerically stable softmax of the row.
           const int64_t j_begin =
               shape.sliding_window > 0 ? std::max<int64_t>(0, i - shape.sliding_window + 1) : 0;
-          float max_score = -INFINITY;
-          for (int64_t j = j_begin; j <= i; ++j) {
-            const float* kj = k + (first + j) * kv_stride + kv_h * d;
-            float dot = 0.0f;
-            for (int64_t c = 0; c < d; ++c) dot += qi[c] * kj[c];
-            scores[j] = dot * shape.scale;
-            max_score = std::max(max_score, scores[j]);
-          }
-          float denominator = 0.0f;
-          for (int64_t j = j_begin; j <= i; ++j) {
-            scores[j] = std::exp(scores[j] - max_score);
-            denominator += scores[j];
-          }
-          std::fill(accum.begin(), accum.end(), 0.0f);
-          for (int64_t j = j_begin; j <= i; ++j) {
-            const float* vj = v + (first + j) * kv_stride + kv_h * d;
-            const float p = scores[j];
-            for (int64_t c = 0; c < d; ++c) accum[c] += p * vj[c];
-          }
-          float* oi = out + (first + i) * q_stride + h * d;
-          const float inv = 1.0f / denominator;
-          for (int64_t c = 0; c < d; ++c) oi[c] = accum[c] * inv;
+          auto row = scores.row(i);
+          row.head(j_begin).setZero();
+          row.tail(length - i - 1).setZero();
+          auto visible = row.segment(j_begin, i - j_begin + 1);
+          visible *= shape.scale;
+          const float max_score = visible.maxCoeff();
+          visible = (visible.array() - max_score).exp();
+          visible /= visible.sum();
         }
+        StridedOut result(out + first * q_stride + h * d, length, d,
+                          Eigen::OuterStride<>(q_stride));
+        result.noalias() = scores * values;
       }
     });
   }
