@@ -1,5 +1,7 @@
 // `quench local quantize`: a whole quantization job in this process, through the same driver
 // the service uses.
+#include <sys/resource.h>
+
 #include <chrono>
 #include <iostream>
 
@@ -142,6 +144,9 @@ absl::Status Run(const QuantizeFlags& flags) {
     report["evaluation"] = ComparisonJson(*comparison);
   }
   report["total_seconds"] = SecondsSince(start);
+  struct rusage usage {};
+  ::getrusage(RUSAGE_SELF, &usage);
+  report["peak_rss_bytes"] = static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux: KiB
   QUENCH_RETURN_IF_ERROR(WriteFileAtomically(out_dir / "report.json", report.dump(2) + "\n"));
 
   if (flags.json) {

@@ -1,5 +1,9 @@
 // `quench testgen`: a synthetic model at a realistic shape, for benchmarks and demos.
 #include <iostream>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "core/util/atomic_file.h"
 
 #include "client/commands.h"
 #include "core/model/testgen.h"
@@ -19,7 +23,24 @@ struct TestgenFlags {
   uint64_t seed = 0;
   std::string dtype = "F32";
   std::string out;
+  std::string tokens_out;
+  int64_t token_sequences = 128;
+  int64_t token_length = 512;
 };
+
+// Random token ids as JSONL input_ids lines: data for benchmarks on models without a tokenizer.
+absl::Status WriteRandomTokens(const TestgenFlags& flags) {
+  std::mt19937_64 random(flags.seed + 1);
+  std::string text;
+  for (int64_t s = 0; s < flags.token_sequences; ++s) {
+    text += "{\"input_ids\": [";
+    for (int64_t t = 0; t < flags.token_length; ++t) {
+      absl::StrAppend(&text, t ? ", " : "", random() % static_cast<uint64_t>(flags.vocab));
+    }
+    text += "]}\n";
+  }
+  return WriteFileAtomically(flags.tokens_out, text);
+}
 
 }  // namespace
 
@@ -47,6 +68,12 @@ void RegisterTestgenCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--dtype", flags->dtype, "Weight dtype")
       ->check(CLI::IsMember({"F32", "F16", "BF16"}));
   cmd->add_option("--out", flags->out, "Output model directory")->required();
+  cmd->add_option("--tokens-out", flags->tokens_out,
+                  "Also write random token data (JSONL input_ids) here, for calibration/eval");
+  cmd->add_option("--token-sequences", flags->token_sequences, "Sequences in --tokens-out")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--token-length", flags->token_length, "Tokens per sequence in --tokens-out")
+      ->check(CLI::PositiveNumber);
   cmd->callback([flags, &exit_code] {
     TestgenOptions options;
     options.seed = flags->seed;
@@ -59,6 +86,12 @@ void RegisterTestgenCommand(CLI::App& app, int& exit_code) {
     if (!status.ok()) {
       exit_code = ReportError("testgen", status);
       return;
+    }
+    if (!flags->tokens_out.empty()) {
+      if (const auto written = WriteRandomTokens(*flags); !written.ok()) {
+        exit_code = ReportError("testgen", written);
+        return;
+      }
     }
     std::cout << "wrote " << flags->out << "\n";
   });
