@@ -15,12 +15,14 @@ void BM_GptqSolve(benchmark::State& state) {
   std::mt19937 random(1);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   Tensor weight = Tensor::Zeros(DType::kF32, {rows, cols});
-  for (int64_t i = 0; i < weight.num_elements(); ++i) weight.mutable_data<float>()[i] = 0.02f * normal(random);
+  for (int64_t i = 0; i < weight.num_elements(); ++i)
+    weight.mutable_data<float>()[i] = 0.02f * normal(random);
   // 2·cols tokens of correlated inputs: a well-conditioned but non-diagonal Hessian.
   Tensor x = Tensor::Zeros(DType::kF32, {2 * cols, cols});
   for (int64_t t = 0; t < 2 * cols; ++t) {
     const float shared = normal(random);
-    for (int64_t c = 0; c < cols; ++c) x.mutable_data<float>()[t * cols + c] = shared + normal(random);
+    for (int64_t c = 0; c < cols; ++c)
+      x.mutable_data<float>()[t * cols + c] = shared + normal(random);
   }
   HessianAccumulator accumulator(cols);
   accumulator.Accumulate(x);
@@ -35,7 +37,12 @@ void BM_GptqSolve(benchmark::State& state) {
     benchmark::DoNotOptimize(result);
   }
 }
-BENCHMARK(BM_GptqSolve)->Args({4096, 4096})->Args({11008, 4096})->Unit(benchmark::kSecond)->UseRealTime()->Iterations(1);
+BENCHMARK(BM_GptqSolve)
+    ->Args({4096, 4096})
+    ->Args({11008, 4096})
+    ->Unit(benchmark::kSecond)
+    ->UseRealTime()
+    ->Iterations(1);
 
 }  // namespace
 }  // namespace quench

@@ -1,12 +1,9 @@
 // The quench binary end to end: real processes, real fixtures, output parsed back.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
 #include <string>
 
 #include "nlohmann/json.hpp"
+#include "tests/cli/run_command.h"
 #include "tests/core/test_paths.h"
 
 namespace quench {
@@ -14,22 +11,8 @@ namespace {
 
 using testing::SharedPath;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-CommandResult RunQuench(const std::string& arguments) {
-  const std::string command = std::string(QUENCH_BIN_DIR) + "/quench " + arguments + " 2>&1";
-  CommandResult result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  while (size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe))
-    result.output.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+testing::CommandResult RunQuench(const std::string& arguments) {
+  return testing::RunCommand(testing::QuenchBinary() + " " + arguments);
 }
 
 TEST(CliTest, EvalPrintsPublishedPerplexityAsJson) {

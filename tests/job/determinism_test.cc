@@ -36,7 +36,8 @@ TEST_P(ShardOrderTest, ShuffledShardOrderGivesIdenticalArtifacts) {
   TempDir dir;
   TestgenOptions options;
   options.seed = 11;
-  ASSERT_TRUE(WriteSyntheticModel(dir / "model", LlamaConfigJson(64, 96, 2, 4, 2, 128, 64), options).ok());
+  ASSERT_TRUE(
+      WriteSyntheticModel(dir / "model", LlamaConfigJson(64, 96, 2, 4, 2, 128, 64), options).ok());
   const TokenSequences calibration = RandomSequences(128, 12, 32, 5);
   Recipe recipe;
   recipe.name = "determinism";
@@ -48,7 +49,8 @@ TEST_P(ShardOrderTest, ShuffledShardOrderGivesIdenticalArtifacts) {
   recipe.calibration.shards = 4;
 
   std::vector<std::string> artifacts;
-  for (const std::vector<int64_t>& order : {std::vector<int64_t>{0, 1, 2, 3}, {2, 0, 3, 1}, {3, 2, 1, 0}}) {
+  for (const std::vector<int64_t>& order :
+       {std::vector<int64_t>{0, 1, 2, 3}, {2, 0, 3, 1}, {3, 2, 1, 0}}) {
     DriverOptions driver;
     driver.shard_visit_order = order;
     auto run = testing::RunJob(dir / "model", recipe, calibration, {}, driver);
@@ -69,7 +71,8 @@ TEST(QuenchArtifactTest, RoundTripsCodesScalesAndGroups) {
   TempDir dir;
   TestgenOptions options;
   options.seed = 3;
-  ASSERT_TRUE(WriteSyntheticModel(dir / "model", LlamaConfigJson(64, 96, 1, 4, 2, 128, 64), options).ok());
+  ASSERT_TRUE(
+      WriteSyntheticModel(dir / "model", LlamaConfigJson(64, 96, 1, 4, 2, 128, 64), options).ok());
   Recipe recipe;
   recipe.method = QuantMethod::kGptq;
   recipe.weights.symmetric = false;

@@ -1,0 +1,100 @@
+// `quench local quantize` as a user runs it: real processes, artifacts checked from outside.
+#include <gtest/gtest.h>
+#include <string>
+
+#include "core/util/atomic_file.h"
+#include "nlohmann/json.hpp"
+#include "tests/cli/run_command.h"
+#include "tests/core/test_paths.h"
+
+namespace quench {
+namespace {
+
+using testing::SharedPath;
+using testing::TempDir;
+
+const std::string kQuench = testing::QuenchBinary();
+
+// DESIGN §5: the same bytes with 1, 2 and 4 threads.
+TEST(LocalQuantizeTest, ArtifactsAreByteIdenticalAcrossThreadCounts) {
+  TempDir dir;
+  const auto model = dir / "model";
+  const auto tokens = dir / "tokens.jsonl";
+  auto made = testing::RunCommand(
+      kQuench +
+      " testgen --hidden 96 --intermediate 160 --layers 2 --heads 6 --kv-heads 3 "
+      "--vocab 300 --context 128 --seed 4 --out " +
+      model.string() + " --tokens-out " + tokens.string() +
+      " --token-sequences 16 --token-length 64");
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  std::vector<std::string> quench_bytes, fake_bytes;
+  for (int threads : {1, 2, 4}) {
+    const auto out = dir / ("out" + std::to_string(threads));
+    auto run = testing::RunCommand("QUENCH_NUM_THREADS=" + std::to_string(threads) + " " + kQuench +
+                                   " local quantize --model " + model.string() +
+                                   " --preset gptq-w4g32 --calib " + tokens.string() +
+                                   " --shards 4 --out " + out.string() + " --json");
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    quench_bytes.push_back(ReadFileToString(out / "quench.safetensors").value_or("missing"));
+    fake_bytes.push_back(
+        ReadFileToString(out / "fake_quant/model.safetensors").value_or("missing"));
+  }
+  EXPECT_GT(quench_bytes[0].size(), 1000u);
+  EXPECT_EQ(quench_bytes[0], quench_bytes[1]);
+  EXPECT_EQ(quench_bytes[0], quench_bytes[2]);
+  EXPECT_EQ(fake_bytes[0], fake_bytes[1]);
+  EXPECT_EQ(fake_bytes[0], fake_bytes[2]);
+}
+
+// The fake-quant directory is a model any tool can evaluate: `quench eval --reference` on it
+// reproduces the job's own report.
+TEST(LocalQuantizeTest, FakeQuantModelReproducesTheReport) {
+  const auto model = SharedPath("models/stories260K");
+  const auto eval = SharedPath("data/stories260K-eval.jsonl");
+  QUENCH_REQUIRE_SHARED(model);
+  QUENCH_REQUIRE_SHARED(eval);
+  TempDir dir;
+  auto run = testing::RunCommand(kQuench + " local quantize --model " + model.string() +
+                                 " --preset rtn-w4g32 --eval " + eval.string() + " --out " +
+                                 dir.path().string() + " --json");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const auto report =
+      nlohmann::json::parse(ReadFileToString(dir / "report.json").value_or(""), nullptr, false);
+  ASSERT_TRUE(report.is_object());
+  EXPECT_EQ(report["layers"].size(), 35u);
+  auto eval_run =
+      testing::RunCommand(kQuench + " eval --json --model " + (dir / "fake_quant").string() +
+                          " --reference " + model.string() + " --tokens " + eval.string());
+  ASSERT_EQ(eval_run.exit_code, 0) << eval_run.output;
+  const auto eval_json = nlohmann::json::parse(eval_run.output, nullptr, false);
+  ASSERT_TRUE(eval_json.is_object()) << eval_run.output;
+  EXPECT_NEAR(eval_json["kl_divergence"].get<double>(),
+              report["evaluation"]["kl_divergence"].get<double>(), 1e-6);
+  EXPECT_NEAR(eval_json["perplexity"].get<double>(),
+              report["evaluation"]["perplexity"].get<double>(), 1e-6);
+  EXPECT_NEAR(eval_json["reference_perplexity"].get<double>(), 4.229785, 1e-4);
+  EXPECT_GT(eval_json["kl_divergence"].get<double>(), 0.0);
+}
+
+TEST(LocalQuantizeTest, ClearErrors) {
+  TempDir dir;
+  auto no_recipe =
+      testing::RunCommand(kQuench + " local quantize --model x --out " + dir.path().string());
+  EXPECT_NE(no_recipe.exit_code, 0);
+  EXPECT_NE(no_recipe.output.find("--recipe FILE or --preset NAME"), std::string::npos)
+      << no_recipe.output;
+  auto bad_preset = testing::RunCommand(kQuench + " local quantize --model x --preset nope --out " +
+                                        dir.path().string());
+  EXPECT_EQ(bad_preset.exit_code, 1);
+  EXPECT_NE(bad_preset.output.find("gptq-w4g128"), std::string::npos)
+      << "lists the presets: " << bad_preset.output;
+  const auto model = SharedPath("models/stories260K");
+  QUENCH_REQUIRE_SHARED(model);
+  auto no_calib = testing::RunCommand(kQuench + " local quantize --model " + model.string() +
+                                      " --preset gptq-w4g32 --out " + dir.path().string());
+  EXPECT_EQ(no_calib.exit_code, 1);
+  EXPECT_NE(no_calib.output.find("calibration"), std::string::npos) << no_calib.output;
+}
+
+}  // namespace
+}  // namespace quench
