@@ -1,6 +1,7 @@
 // Recipes: Quench's YAML/JSON schema and torchchat-style JSON in, validation, YAML out.
 #include "core/recipe/recipe.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
@@ -11,6 +12,7 @@
 #include <regex>
 #include <set>
 #include <span>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -672,20 +674,87 @@ absl::StatusOr<Recipe> ReadTorchchatRecipe(const Source& source, const YAML::Nod
 // ------------------------------------------------------------------------------------------------
 // Text → recipe.
 
-absl::StatusOr<Recipe> ReadRecipeText(const Source& source, const std::string& text) {
-  const std::vector<YAML::Node> documents = YAML::LoadAll(text);
-  if (documents.size() > 1) {
-    return source.Error(
-        YAML::Mark::null_mark(),
-        absl::StrCat("holds ", documents.size(), " YAML documents; a recipe is a single mapping"));
+// Watches documents go by without building them: where each starts and what its root is.
+class DocumentProbe : public YAML::EventHandler {
+ public:
+  struct Document {
+    YAML::Mark start;
+    YAML::Mark root;
+    bool has_root = false;
+    bool null_root = false;
+  };
+
+  const std::vector<Document>& documents() const { return documents_; }
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    documents_.emplace_back();
+    documents_.back().start = mark;
   }
-  if (documents.empty() || documents[0].IsNull()) {
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark, /*null=*/true); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark, false); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Node(mark, false);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Node(mark, false);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Node(mark, false);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void Node(const YAML::Mark& mark, bool null) {
+    if (documents_.empty() || documents_.back().has_root) return;
+    documents_.back().root = mark;
+    documents_.back().has_root = true;
+    documents_.back().null_root = null;
+  }
+
+  std::vector<Document> documents_;
+};
+
+// Checks that the text holds one document. yaml-cpp 0.7 never gets past a stray ',' outside
+// brackets: it reports the same empty document forever (jbeder/yaml-cpp#1040), and LoadAll
+// fills memory. So the probe stops after three documents and refuses one that starts where
+// the previous one did.
+absl::Status CheckSingleDocument(const Source& source, const std::string& text) {
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  DocumentProbe probe;
+  constexpr int kDocumentsLooked = 3;
+  for (int i = 0; i < kDocumentsLooked && parser.HandleNextDocument(probe); ++i) {
+  }
+  const std::vector<DocumentProbe::Document>& documents = probe.documents();
+  for (size_t i = 1; i < documents.size(); ++i) {
+    const YAML::Mark& start = documents[i].start;
+    if (start.pos != documents[i - 1].start.pos) continue;
+    const bool in_text = start.pos >= 0 && static_cast<size_t>(start.pos) < text.size();
+    return source.Error(start, absl::StrCat("invalid YAML: unexpected '",
+                                            in_text ? text.substr(start.pos, 1) : "", "'"));
+  }
+  if (documents.size() > 1 && documents[1].has_root && !documents[1].null_root) {
+    return source.Error(documents[1].root,
+                        "a second YAML document starts here; a recipe is a single mapping");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Recipe> ReadRecipeText(const Source& source, const std::string& text) {
+  QUENCH_RETURN_IF_ERROR(CheckSingleDocument(source, text));
+  const YAML::Node root = YAML::Load(text);
+  if (!root.IsDefined() || root.IsNull()) {
     return source.Error(YAML::Mark::null_mark(),
                         absl::StrCat("the recipe is empty (expected a mapping with keys ",
                                      JoinNames(kTopLevelKeys), ")"));
   }
-  if (IsTorchchatConfig(documents[0])) return ReadTorchchatRecipe(source, documents[0]);
-  return ReadQuenchRecipe(source, documents[0]);
+  if (IsTorchchatConfig(root)) return ReadTorchchatRecipe(source, root);
+  return ReadQuenchRecipe(source, root);
 }
 
 // ------------------------------------------------------------------------------------------------
