@@ -1,6 +1,7 @@
 // The GPTQ Hessian of a linear layer's input: H = 2·XᵀX / n over the n calibration tokens that
-// reach it. Shards accumulate partial sums Σ xᵀx (double, so the shard-order reduction is the
-// only thing that decides the bits) and the partials are added in shard order.
+// reach it. Shards accumulate partial sums Σ xᵀx (fp32 products over fixed chunks of tokens,
+// summed in double) and the partials are added in shard order, so the bits never depend on how
+// many workers or threads there were.
 #pragma once
 
 #include <cstdint>
