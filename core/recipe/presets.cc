@@ -31,7 +31,7 @@ weights:
   group_size: 32
 )"},
     {"gptq-w4g32",
-     R"(# GPTQ int4, groups of 32, act-order with static groups: best int4 quality, larger scales.
+     R"(# GPTQ int4, groups of 32, act-order (groups follow the act order, g_idx), MSE-searched group ranges: best int4 quality, larger scales.
 name: gptq-w4g32
 method: gptq
 weights:
@@ -40,10 +40,11 @@ weights:
   symmetric: true
   granularity: group
   group_size: 32
+  observer: mse
 gptq:
   damp_percent: 0.01
   act_order: true
-  static_groups: true
+  static_groups: false
 )"},
     {"awq-w4g32",
      R"(# AWQ int4 with zero points, groups of 32: activation-aware scaling and clipping.
@@ -71,7 +72,7 @@ weights:
   group_size: 128
 )"},
     {"gptq-w4g128",
-     R"(# GPTQ int4, groups of 128, act-order with static groups: the common GPTQ checkpoint layout.
+     R"(# GPTQ int4, groups of 128, act-order (groups follow the act order, g_idx), MSE-searched group ranges: the common GPTQ checkpoint layout.
 name: gptq-w4g128
 method: gptq
 weights:
@@ -80,10 +81,11 @@ weights:
   symmetric: true
   granularity: group
   group_size: 128
+  observer: mse
 gptq:
   damp_percent: 0.01
   act_order: true
-  static_groups: true
+  static_groups: false
 )"},
     {"awq-w4g128", R"(# AWQ int4 with zero points, groups of 128: the common AWQ checkpoint layout.
 name: awq-w4g128
@@ -109,7 +111,7 @@ weights:
   granularity: channel
 )"},
     {"gptq-w4g128-asym",
-     R"(# GPTQ int4 with zero points, groups of 128, act-order with static groups: for skewed weights.
+     R"(# GPTQ int4 with zero points, groups of 128, act-order (groups follow the act order, g_idx), MSE-searched group ranges: for skewed weights.
 name: gptq-w4g128-asym
 method: gptq
 weights:
@@ -118,10 +120,11 @@ weights:
   symmetric: false
   granularity: group
   group_size: 128
+  observer: mse
 gptq:
   damp_percent: 0.01
   act_order: true
-  static_groups: true
+  static_groups: false
 )"},
 };
 

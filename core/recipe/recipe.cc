@@ -16,7 +16,6 @@
 #include <string>
 #include <string_view>
 #include <system_error>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -123,8 +122,9 @@ bool IsPlainScalar(const YAML::Node& node) { return node.IsScalar() && node.Tag(
 
 template <typename T>
 std::optional<T> ParseInteger(std::string_view text) {
-  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
-  if (text.empty() || text.front() == '+') return std::nullopt;
+  const bool plus = !text.empty() && text.front() == '+';  // from_chars takes only '-'
+  if (plus) text.remove_prefix(1);
+  if (text.empty() || (plus && text.front() == '-')) return std::nullopt;
   T value{};
   const char* end = text.data() + text.size();
   const auto [stop, error] = std::from_chars(text.data(), end, value);
@@ -139,8 +139,9 @@ std::optional<double> ParseDouble(std::string_view text) {
   }
   if (text == "-.inf" || text == "-.Inf" || text == "-.INF") return -HUGE_VAL;
   if (text == ".nan" || text == ".NaN" || text == ".NAN") return std::nan("");
-  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
-  if (text.empty() || text.front() == '+') return std::nullopt;
+  const bool plus = !text.empty() && text.front() == '+';
+  if (plus) text.remove_prefix(1);
+  if (text.empty() || (plus && text.front() == '-')) return std::nullopt;
   double value = 0;
   const char* end = text.data() + text.size();
   const auto [stop, error] = std::from_chars(text.data(), end, value);

@@ -37,8 +37,10 @@ class Stories260KQualityTest : public ::testing::Test {
     recipe.weights.symmetric = symmetric;
     recipe.weights.granularity = group_size > 0 ? Granularity::kGroup : Granularity::kChannel;
     recipe.weights.group_size = group_size;
+    // As the gptq-w4g* presets: act-order, groups in act order, MSE-searched ranges.
     recipe.gptq.act_order = true;
-    recipe.gptq.static_groups = true;
+    recipe.gptq.static_groups = false;
+    if (method == QuantMethod::kGptq) recipe.weights.observer = Observer::kMse;
     recipe.calibration.samples = static_cast<int64_t>(calibration_.size());
     auto run = testing::RunJob(model_, recipe, calibration_, evaluation_);
     if (!run) return NAN;
