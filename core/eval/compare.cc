@@ -19,14 +19,6 @@ void LogSoftmax(const float* logits, int64_t vocab, std::vector<double>& out) {
   for (int64_t i = 0; i < vocab; ++i) out[i] = logits[i] - log_sum;
 }
 
-Tensor RunBlocks(const Transformer& model, const TokenBatch& batch) {
-  Tensor hidden = model.Embed(batch);
-  for (int64_t layer = 0; layer < model.spec().num_layers; ++layer) {
-    model.RunBlock(layer, batch, hidden);
-  }
-  return hidden;
-}
-
 }  // namespace
 
 double KlDivergence(const float* reference_logits, const float* candidate_logits, int64_t vocab) {
@@ -50,43 +42,32 @@ absl::StatusOr<ComparisonResult> CompareModels(const Transformer& reference,
   }
   ComparisonResult result;
   const int64_t total = static_cast<int64_t>(sequences.size());
-  size_t next = 0;
-  while (next < sequences.size()) {
-    TokenBatch batch;
-    while (next < sequences.size() &&
-           (batch.num_sequences() == 0 ||
-            batch.num_tokens() + static_cast<int64_t>(sequences[next].size()) <=
-                options.batch_tokens)) {
-      batch.Add(sequences[next++]);
-    }
-    QUENCH_RETURN_IF_ERROR(reference.Validate(batch));
-    QUENCH_RETURN_IF_ERROR(candidate.Validate(batch));
-    const Tensor reference_hidden = RunBlocks(reference, batch);
-    const Tensor candidate_hidden = RunBlocks(candidate, batch);
-    for (int64_t s = 0; s < batch.num_sequences(); ++s) {
-      const int64_t first = batch.offsets[s];
-      const int64_t last = batch.offsets[s + 1] - 1;
-      for (int64_t row = first; row < last; row += options.logits_rows) {
-        const int64_t row_end = std::min(last, row + options.logits_rows);
-        const Tensor p = reference.Logits(reference_hidden, row, row_end);
-        const Tensor q = candidate.Logits(candidate_hidden, row, row_end);
-        for (int64_t r = row; r < row_end; ++r) {
-          const float* p_row = p.data<float>() + (r - row) * vocab;
-          const float* q_row = q.data<float>() + (r - row) * vocab;
-          const TokenId target = batch.tokens[r + 1];
-          result.reference.nll_sum += NegativeLogLikelihood(p_row, vocab, target);
-          result.candidate.nll_sum += NegativeLogLikelihood(q_row, vocab, target);
-          result.kl_sum += KlDivergence(p_row, q_row, vocab);
-          result.top1_agreements += std::max_element(p_row, p_row + vocab) - p_row ==
-                                    std::max_element(q_row, q_row + vocab) - q_row;
-          ++result.positions;
-        }
-      }
-      ++result.reference.sequences;
-      ++result.candidate.sequences;
-    }
-    if (options.progress) options.progress(static_cast<int64_t>(next), total);
-  }
+  QUENCH_RETURN_IF_ERROR(
+      ForEachBatch(sequences, options.batch_tokens, [&](const TokenBatch& batch, int64_t done) {
+        QUENCH_RETURN_IF_ERROR(reference.Validate(batch));
+        QUENCH_RETURN_IF_ERROR(candidate.Validate(batch));
+        const Tensor reference_hidden = RunAllBlocks(reference, batch);
+        const Tensor candidate_hidden = RunAllBlocks(candidate, batch);
+        ForEachPredictingSlice(batch, options.logits_rows, [&](int64_t row, int64_t row_end) {
+          const Tensor p = reference.Logits(reference_hidden, row, row_end);
+          const Tensor q = candidate.Logits(candidate_hidden, row, row_end);
+          for (int64_t r = row; r < row_end; ++r) {
+            const float* p_row = p.data<float>() + (r - row) * vocab;
+            const float* q_row = q.data<float>() + (r - row) * vocab;
+            const TokenId target = batch.tokens[r + 1];
+            result.reference.nll_sum += NegativeLogLikelihood(p_row, vocab, target);
+            result.candidate.nll_sum += NegativeLogLikelihood(q_row, vocab, target);
+            result.kl_sum += KlDivergence(p_row, q_row, vocab);
+            result.top1_agreements += std::max_element(p_row, p_row + vocab) - p_row ==
+                                      std::max_element(q_row, q_row + vocab) - q_row;
+            ++result.positions;
+          }
+        });
+        result.reference.sequences += batch.num_sequences();
+        result.candidate.sequences += batch.num_sequences();
+        if (options.progress) options.progress(done, total);
+        return absl::OkStatus();
+      }));
   result.reference.predicted_tokens = result.positions;
   result.candidate.predicted_tokens = result.positions;
   return result;

@@ -25,6 +25,19 @@ struct PerplexityResult {
   double mean_nll() const;
 };
 
+// Packs consecutive sequences into batches of at most `batch_tokens` tokens (a longer sequence
+// forms a batch alone) and calls fn(batch, sequences done so far) for each, stopping at an error.
+absl::Status ForEachBatch(const TokenSequences& sequences, int64_t batch_tokens,
+                          const std::function<absl::Status(const TokenBatch&, int64_t)>& fn);
+
+// Calls fn(row_begin, row_end) for consecutive slices (at most `slice_rows`) of the batch's rows
+// that predict a next token: every position but the last of each sequence, in order.
+void ForEachPredictingSlice(const TokenBatch& batch, int64_t slice_rows,
+                            const std::function<void(int64_t, int64_t)>& fn);
+
+// The final hidden states of a batch: embeddings through every block.
+Tensor RunAllBlocks(const Transformer& model, const TokenBatch& batch);
+
 // -log softmax(logits)[target], computed in double.
 double NegativeLogLikelihood(const float* logits, int64_t vocab, TokenId target);
 
