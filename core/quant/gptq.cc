@@ -31,21 +31,23 @@ std::vector<int64_t> ActOrderPermutation(const Eigen::MatrixXd& hessian) {
 }
 
 // The upper Cholesky factor U of H⁻¹ (H⁻¹ = UᵀU) after adding dampening, raising the
-// dampening when H is not positive definite.
+// dampening when H is not positive definite. With J the reversal permutation and
+// JHJ = LLᵀ, H = RRᵀ for the upper triangular R = JLJ, so H⁻¹ = R⁻ᵀR⁻¹ and U = R⁻¹ = JL⁻¹J:
+// one Cholesky and one triangular inverse, no explicit H⁻¹.
 absl::StatusOr<Eigen::MatrixXd> InverseCholeskyUpper(const Eigen::MatrixXd& hessian,
                                                      double damp_percent, double* damp_used) {
   const int64_t n = hessian.rows();
   double damp = damp_percent * hessian.diagonal().mean();
   for (int attempt = 0; attempt < kDampAttempts; ++attempt, damp *= kDampGrowth) {
-    Eigen::MatrixXd damped = hessian;
-    damped.diagonal().array() += damp;
-    Eigen::LLT<Eigen::MatrixXd> llt(damped);
+    Eigen::MatrixXd reversed = hessian.reverse();
+    reversed.diagonal().array() += damp;
+    Eigen::LLT<Eigen::MatrixXd> llt(reversed);
     if (llt.info() != Eigen::Success) continue;
-    const Eigen::MatrixXd inverse = llt.solve(Eigen::MatrixXd::Identity(n, n));
-    Eigen::LLT<Eigen::MatrixXd> inverse_llt(inverse);
-    if (inverse_llt.info() != Eigen::Success) continue;
+    Eigen::MatrixXd lower_inverse = Eigen::MatrixXd::Identity(n, n);
+    llt.matrixL().solveInPlace(lower_inverse);
+    if (!lower_inverse.allFinite()) continue;
     *damp_used = damp;
-    return Eigen::MatrixXd(inverse_llt.matrixU());
+    return Eigen::MatrixXd(lower_inverse.reverse());
   }
   return absl::FailedPreconditionError(absl::StrCat(
       "GPTQ: the Hessian (", n, "x", n, ") is not positive definite even with dampening ", damp,

@@ -97,3 +97,40 @@ TEST(QuenchArtifactTest, RoundTripsCodesScalesAndGroups) {
 
 }  // namespace
 }  // namespace quench
+
+namespace quench {
+namespace {
+
+TEST(EmbeddingQuantizationTest, EmbeddingIsQuantizedAndStored) {
+  testing::TempDir dir;
+  TestgenOptions options;
+  options.seed = 8;
+  ASSERT_TRUE(WriteSyntheticModel(dir / "model", LlamaConfigJson(64, 96, 1, 4, 2, 128, 64), options).ok());
+  Recipe recipe;
+  recipe.method = QuantMethod::kRtn;
+  recipe.embedding.enabled = true;
+  recipe.embedding.grid.bits = 8;
+  recipe.embedding.grid.granularity = Granularity::kChannel;
+  auto run = testing::RunJob(dir / "model", recipe, {}, {});
+  ASSERT_TRUE(run.has_value());
+  ASSERT_TRUE(run->outcome.embedding.has_value());
+  const Tensor& before = run->original.embedding;
+  const Tensor& after = run->outcome.weights.embedding;
+  ASSERT_EQ(before.num_elements(), after.num_elements());
+  double error = 0.0, norm = 0.0;
+  for (int64_t i = 0; i < before.num_elements(); ++i) {
+    const double d = after.data<float>()[i] - before.data<float>()[i];
+    error += d * d;
+    norm += double(before.data<float>()[i]) * before.data<float>()[i];
+  }
+  EXPECT_GT(error, 0.0) << "the embedding must change";
+  EXPECT_LT(error / norm, 1e-3) << "int8 per-row keeps it close";
+  const auto path = dir / "quench.safetensors";
+  ASSERT_TRUE(WriteQuenchArtifact(path, run->spec, run->outcome, {}).ok());
+  auto read = ReadQuenchArtifact(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->count("model.embed_tokens"), 1u);
+}
+
+}  // namespace
+}  // namespace quench
