@@ -48,9 +48,8 @@ absl::StatusOr<TokenSequences> LoadData(const EvalFlags& flags, const LoadedMode
 }
 
 // --reference: both models on the same sequences; KL(reference ‖ model) and top-1 agreement.
-absl::Status RunComparison(const EvalFlags& flags, const LoadedModel& model,
-                           const Transformer& transformer, const TokenSequences& sequences,
-                           const PerplexityOptions& options) {
+absl::Status RunComparison(const EvalFlags& flags, const Transformer& transformer,
+                           const TokenSequences& sequences, const PerplexityOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   QUENCH_ASSIGN_OR_RETURN(LoadedModel reference, LoadModel(flags.reference));
   auto backend = kernels::MakeCpuBackend();
@@ -59,7 +58,6 @@ absl::Status RunComparison(const EvalFlags& flags, const LoadedModel& model,
                           CompareModels(reference_transformer, transformer, sequences, options));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  (void)model;
   if (flags.json) {
     nlohmann::ordered_json out;
     out["model"] = flags.model;
@@ -100,7 +98,7 @@ absl::Status Run(const EvalFlags& flags) {
     };
   }
   const auto eval_start = std::chrono::steady_clock::now();
-  if (!flags.reference.empty()) return RunComparison(flags, model, transformer, sequences, options);
+  if (!flags.reference.empty()) return RunComparison(flags, transformer, sequences, options);
   QUENCH_ASSIGN_OR_RETURN(PerplexityResult result,
                           EvaluatePerplexity(transformer, sequences, options));
   const auto end = std::chrono::steady_clock::now();

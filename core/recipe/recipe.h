@@ -17,20 +17,20 @@ enum class QuantMethod { kRtn, kGptq, kAwq };
 absl::string_view QuantMethodName(QuantMethod method);  // "rtn", "gptq", "awq"
 
 struct GptqOptions {
-  double damp_percent = 0.01;  // of the mean Hessian diagonal
-  int64_t block_size = 128;    // lazy-update block (columns)
-  bool act_order = false;      // quantize columns by decreasing Hessian diagonal (desc_act)
-  bool static_groups = false;  // group parameters from the original weights, before updates
-  bool true_sequential = true; // input groups one after another inside a block
+  double damp_percent = 0.01;   // of the mean Hessian diagonal
+  int64_t block_size = 128;     // lazy-update block (columns)
+  bool act_order = false;       // quantize columns by decreasing Hessian diagonal (desc_act)
+  bool static_groups = false;   // group parameters from the original weights, before updates
+  bool true_sequential = true;  // input groups one after another inside a block
 };
 
 struct AwqOptions {
-  int scale_grid = 20;         // ratios tried in the scale search
-  bool duo_scaling = true;     // scales from activations and weights (else activations only)
-  bool clip = true;            // clip search (never on q/k)
+  int scale_grid = 20;      // ratios tried in the scale search
+  bool duo_scaling = true;  // scales from activations and weights (else activations only)
+  bool clip = true;         // clip search (never on q/k)
   int clip_grid = 20;
   double clip_max_shrink = 0.5;
-  int64_t clip_tokens = 512;   // calibration tokens the clip search looks at
+  int64_t clip_tokens = 512;  // calibration tokens the clip search looks at
 };
 
 // A per-layer override: layers whose name matches `match` (a regex, searched) get `grid`
@@ -55,9 +55,9 @@ struct CalibrationOptions {
 };
 
 struct EvaluationOptions {
-  std::string path;            // empty: no evaluation unless given on the CLI
-  int64_t max_sequences = 0;   // 0: all
-  int64_t seq_len = 0;         // 0: JSONL lines whole; text: calibration.seq_len
+  std::string path;           // empty: no evaluation unless given on the CLI
+  int64_t max_sequences = 0;  // 0: all
+  int64_t seq_len = 0;        // 0: JSONL lines whole; text: calibration.seq_len
 };
 
 struct Recipe {

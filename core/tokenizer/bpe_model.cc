@@ -6,9 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "core/util/absl_view.h"
 #include "core/tokenizer/json_fields.h"
 #include "core/tokenizer/utf8.h"
+#include "core/util/absl_view.h"
 #include "core/util/status_macros.h"
 
 namespace quench {

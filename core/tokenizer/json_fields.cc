@@ -1,8 +1,8 @@
 #include "core/tokenizer/json_fields.h"
 
 #include "absl/strings/str_cat.h"
-#include "core/util/absl_view.h"
 #include "core/tokenizer/utf8.h"
+#include "core/util/absl_view.h"
 #include "core/util/status_macros.h"
 
 namespace quench::json_fields {

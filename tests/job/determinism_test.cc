@@ -105,7 +105,8 @@ TEST(EmbeddingQuantizationTest, EmbeddingIsQuantizedAndStored) {
   testing::TempDir dir;
   TestgenOptions options;
   options.seed = 8;
-  ASSERT_TRUE(WriteSyntheticModel(dir / "model", LlamaConfigJson(64, 96, 1, 4, 2, 128, 64), options).ok());
+  ASSERT_TRUE(
+      WriteSyntheticModel(dir / "model", LlamaConfigJson(64, 96, 1, 4, 2, 128, 64), options).ok());
   Recipe recipe;
   recipe.method = QuantMethod::kRtn;
   recipe.embedding.enabled = true;
