@@ -71,6 +71,43 @@ Tensor VectorTensor(const std::vector<T>& values, DType dtype, Shape shape) {
   return tensor;
 }
 
+// Codes of 16-level grids (int ≤ 4 bits, nf4, fp4, mxfp4) are packed two per byte, low nibble
+// first, along each row; wider codes take a byte each.
+bool PacksNibbles(const QuantizedTensor& q) { return q.grid.num_codes() <= 16; }
+
+int64_t PackedCodeColumns(const QuantizedTensor& q) {
+  return PacksNibbles(q) ? (q.cols + 1) / 2 : q.cols;
+}
+
+Tensor PackCodes(const QuantizedTensor& q) {
+  const int64_t packed_cols = PackedCodeColumns(q);
+  Tensor packed = Tensor::Zeros(DType::kU8, {q.rows, packed_cols});
+  uint8_t* out = packed.mutable_data<uint8_t>();
+  for (int64_t r = 0; r < q.rows; ++r) {
+    for (int64_t c = 0; c < q.cols; ++c) {
+      const uint8_t code = q.codes[r * q.cols + c];
+      if (PacksNibbles(q)) {
+        out[r * packed_cols + c / 2] |= static_cast<uint8_t>(code << (4 * (c % 2)));
+      } else {
+        out[r * packed_cols + c] = code;
+      }
+    }
+  }
+  return packed;
+}
+
+void UnpackCodes(const Tensor& packed, QuantizedTensor& q) {
+  const int64_t packed_cols = PackedCodeColumns(q);
+  const uint8_t* in = packed.data<uint8_t>();
+  for (int64_t r = 0; r < q.rows; ++r) {
+    for (int64_t c = 0; c < q.cols; ++c) {
+      q.codes[r * q.cols + c] = PacksNibbles(q)
+                                    ? (in[r * packed_cols + c / 2] >> (4 * (c % 2))) & 0x0f
+                                    : in[r * packed_cols + c];
+    }
+  }
+}
+
 absl::Status CopyFile(const fs::path& from, const fs::path& to) {
   QUENCH_ASSIGN_OR_RETURN(std::string contents, ReadFileToString(from));
   return WriteFileAtomically(to, contents);
@@ -135,8 +172,7 @@ absl::Status WriteQuenchArtifact(const fs::path& path, const ModelSpec& spec,
                            const std::vector<float>& awq_scales) {
     grids[name] = GridToJson(q.grid);
     quantized_weights.insert(absl::StrCat(name, ".weight"));
-    tensors.emplace_back(absl::StrCat(name, ".qcodes"),
-                         VectorTensor(q.codes, DType::kU8, {q.rows, q.cols}));
+    tensors.emplace_back(absl::StrCat(name, ".qcodes"), PackCodes(q));
     std::vector<float> scales;
     std::vector<int32_t> zeros;
     for (const auto& p : q.params) {
@@ -197,14 +233,17 @@ absl::StatusOr<std::map<std::string, QuantizedTensor>> ReadQuenchArtifact(const 
       return absl::InvalidArgumentError(
           absl::StrCat(path.string(), ": '", name, "' lacks well-formed qcodes/qscales/g_idx"));
     }
+    if (g_idx->shape.size() != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path.string(), ": '", name, "' g_idx is not 1-D"));
+    }
     QUENCH_ASSIGN_OR_RETURN(QuantizedTensor q,
-                            MakeQuantizedTensor(grid, codes->shape[0], codes->shape[1]));
-    if (scales->shape != Shape{q.rows, q.num_groups} || g_idx->shape != Shape{q.cols}) {
+                            MakeQuantizedTensor(grid, codes->shape[0], g_idx->shape[0]));
+    if (scales->shape != Shape{q.rows, q.num_groups} || codes->shape[1] != PackedCodeColumns(q)) {
       return absl::InvalidArgumentError(
           absl::StrCat(path.string(), ": '", name, "' has inconsistent shapes"));
     }
-    const Tensor code_tensor = file.View(*codes);
-    std::memcpy(q.codes.data(), code_tensor.raw_data(), q.codes.size());
+    UnpackCodes(file.View(*codes), q);
     const Tensor scale_tensor = file.View(*scales).ToFloat32();
     const Tensor index_tensor = file.View(*g_idx);
     std::memcpy(q.g_idx.data(), index_tensor.raw_data(), q.g_idx.size() * sizeof(int32_t));

@@ -3,7 +3,8 @@
 //    weights in the source checkpoint's dtypes (config and tokenizer files copied), so any
 //    runtime can evaluate the quantized model;
 //  - quench.safetensors: the compact internal form the exporters read: per quantized linear its
-//    codes (U8 [rows, cols], one per weight), scales (F32 [rows, groups]), zero points
+//    codes (U8 [rows, ceil(cols/2)] with two 4-bit codes per byte, low nibble first, for
+//    16-level grids; U8 [rows, cols] otherwise), scales (F32 [rows, groups]), zero points
 //    (I32 [rows, groups], asymmetric int only), g_idx (I32 [cols]) and AWQ input scales
 //    (F32 [cols]), plus every other tensor of the final model in fp32; `__metadata__` holds
 //    "quench.format" = "1" and "quench.grids" = JSON {linear name: grid}.
