@@ -8,9 +8,62 @@
 namespace quench {
 namespace {
 
+// The tensors a cursor stage reads: stage 0 is the cursor's start (the first norm), stage i > 0
+// the i-th Step (from group i-1's input to group i's, or to the block output).
+std::vector<const Tensor*> StageTensors(const ModelSpec& spec, const LayerWeights& w, int stage) {
+  auto linear = [&](LinearRole role) {
+    const LinearWeights& l = w.linear(role);
+    return std::vector<const Tensor*>{&l.weight, &l.bias};
+  };
+  std::vector<const Tensor*> tensors;
+  auto add = [&](std::vector<const Tensor*> more) {
+    tensors.insert(tensors.end(), more.begin(), more.end());
+  };
+  const bool pre_norm = spec.norm_before_sublayer;
+  switch (stage) {
+    case 0:
+      if (pre_norm) add({&w.attention_norm_weight, &w.attention_norm_bias});
+      break;
+    case 1:
+      add(linear(LinearRole::kQ));
+      add(linear(LinearRole::kK));
+      add(linear(LinearRole::kV));
+      break;
+    case 2:
+      add(linear(LinearRole::kO));
+      add(pre_norm ? std::vector<const Tensor*>{&w.mlp_norm_weight, &w.mlp_norm_bias}
+                   : std::vector<const Tensor*>{&w.attention_norm_weight, &w.attention_norm_bias});
+      break;
+    case 3:
+      add(linear(LinearRole::kGate));
+      add(linear(LinearRole::kUp));
+      break;
+    default:
+      add(linear(LinearRole::kDown));
+      if (!pre_norm) add({&w.mlp_norm_weight, &w.mlp_norm_bias});
+      break;
+  }
+  return tensors;
+}
+
+bool SameStage(const ModelSpec& spec, const LayerWeights& a, const LayerWeights& b, int stage) {
+  const auto left = StageTensors(spec, a, stage);
+  const auto right = StageTensors(spec, b, stage);
+  for (size_t i = 0; i < left.size(); ++i) {
+    if (left[i]->raw_data() != right[i]->raw_data() || left[i]->shape() != right[i]->shape()) {
+      return false;
+    }
+  }
+  return true;
+}
+
 struct Shard {
   TokenBatch batch;
   Tensor hidden;  // activations entering the current block, [tokens, hidden]
+  // The current block run partway, and the weights each of its stages used. Holding those
+  // handles keeps the tensors alive, so comparing their addresses is exact.
+  std::unique_ptr<BlockCursor> cursor;
+  std::vector<LayerWeights> stage_weights;
 };
 
 double SquaredDifference(const Tensor& a, const Tensor& b) {
@@ -32,15 +85,19 @@ class LocalShardWorker final : public ShardWorker {
       return absl::InvalidArgumentError(
           absl::StrCat("calibration shard ", shard, ": ", status.message()));
     }
-    shards_[shard] = {batch, transformer_.Embed(batch)};
+    Shard& held = shards_[shard];
+    held.batch = batch;
+    held.hidden = transformer_.Embed(batch);
+    held.cursor.reset();
+    held.stage_weights.clear();
     return absl::OkStatus();
   }
 
   absl::StatusOr<GroupStatistics> CollectStatistics(int64_t shard, const LayerWeights& weights,
                                                     InputGroup group, bool with_abs_sums) override {
-    const Shard* held = Find(shard);
+    Shard* held = Find(shard);
     if (held == nullptr) return NotHeld(shard);
-    const Tensor input = transformer_.GroupInput(weights, held->batch, held->hidden, group);
+    const Tensor input = CursorInput(*held, weights, group);
     GroupStatistics statistics;
     const int64_t dim = input.dim(1);
     statistics.tokens = input.dim(0);
@@ -60,16 +117,20 @@ class LocalShardWorker final : public ShardWorker {
   absl::Status AdvanceBlock(int64_t shard, const LayerWeights& weights) override {
     Shard* held = Find(shard);
     if (held == nullptr) return NotHeld(shard);
-    transformer_.TraceBlock(weights, held->batch, held->hidden, nullptr);
+    CursorInput(*held, weights, InputGroup::kDown);
+    held->cursor->Step(weights);
+    held->hidden = held->cursor->output();
+    held->cursor.reset();
+    held->stage_weights.clear();
     return absl::OkStatus();
   }
 
   absl::StatusOr<std::vector<double>> CandidateLosses(int64_t shard, const LayerWeights& reference,
                                                       const std::vector<LayerWeights>& candidates,
                                                       InputGroup group) override {
-    const Shard* held = Find(shard);
+    Shard* held = Find(shard);
     if (held == nullptr) return NotHeld(shard);
-    const Tensor input = transformer_.GroupInput(reference, held->batch, held->hidden, group);
+    const Tensor input = CursorInput(*held, reference, group);
     const Tensor expected = SublayerOutput(reference, held->batch, input, group);
     std::vector<double> losses;
     for (const auto& candidate : candidates) {
@@ -81,12 +142,34 @@ class LocalShardWorker final : public ShardWorker {
 
   absl::StatusOr<Tensor> GroupInput(int64_t shard, const LayerWeights& weights,
                                     InputGroup group) override {
-    const Shard* held = Find(shard);
+    Shard* held = Find(shard);
     if (held == nullptr) return NotHeld(shard);
-    return transformer_.GroupInput(weights, held->batch, held->hidden, group);
+    return CursorInput(*held, weights, group);
   }
 
  private:
+  // The input of `group` under `weights`, continuing the shard's cursor where every stage it
+  // already ran used the same tensors as `weights` has now (true-sequential quantization changes
+  // only later groups), else running the block again from its start.
+  Tensor CursorInput(Shard& shard, const LayerWeights& weights, InputGroup group) {
+    const int wanted = static_cast<int>(group);
+    bool reusable = shard.cursor != nullptr && static_cast<int>(shard.cursor->group()) <= wanted;
+    for (size_t stage = 0; reusable && stage < shard.stage_weights.size(); ++stage) {
+      reusable = SameStage(transformer_.spec(), shard.stage_weights[stage], weights,
+                           static_cast<int>(stage));
+    }
+    if (!reusable) {
+      shard.cursor =
+          std::make_unique<BlockCursor>(transformer_, shard.batch, shard.hidden, weights);
+      shard.stage_weights = {weights};
+    }
+    while (static_cast<int>(shard.cursor->group()) < wanted) {
+      shard.cursor->Step(weights);
+      shard.stage_weights.push_back(weights);
+    }
+    return shard.cursor->input();
+  }
+
   Tensor SublayerOutput(const LayerWeights& weights, const TokenBatch& batch, const Tensor& input,
                         InputGroup group) const {
     switch (group) {

@@ -208,43 +208,70 @@ void Transformer::RunBlock(int64_t layer, const TokenBatch& batch, Tensor& hidde
 
 void Transformer::TraceBlock(const LayerWeights& lw, const TokenBatch& batch, Tensor& hidden,
                              const GroupInputVisitor& visit) const {
-  auto show = [&](InputGroup group, const Tensor& input) { return !visit || visit(group, input); };
-  const int64_t rows = hidden.dim(0);
-  const int64_t count = hidden.num_elements();
-  Tensor normed = Tensor::Zeros(DType::kF32, {rows, spec_.hidden_size});
-  if (spec_.norm_before_sublayer) {
-    // x += attn(norm(x)); x += mlp(norm(x))
-    Norm(hidden, lw.attention_norm_weight, lw.attention_norm_bias, normed);
-    if (!show(InputGroup::kQkv, normed)) return;
-    const Tensor context = AttentionContext(lw, batch, normed);
-    if (!show(InputGroup::kO, context)) return;
-    const Tensor attention = LinearOutput(context, lw.linear(LinearRole::kO));
-    Tensor residual = Tensor::Zeros(DType::kF32, {rows, spec_.hidden_size});
-    std::memcpy(residual.mutable_data<float>(), hidden.data<float>(), hidden.num_bytes());
-    backend_.Add(residual.mutable_data<float>(), attention.data<float>(), count);
-    Norm(residual, lw.mlp_norm_weight, lw.mlp_norm_bias, normed);
-    if (!show(InputGroup::kGateUp, normed)) return;
-    const Tensor mlp_hidden = MlpHidden(lw, normed);
-    if (!show(InputGroup::kDown, mlp_hidden)) return;
-    const Tensor mlp = LinearOutput(mlp_hidden, lw.linear(LinearRole::kDown));
-    backend_.Add(residual.mutable_data<float>(), mlp.data<float>(), count);
-    std::memcpy(hidden.mutable_data<float>(), residual.data<float>(), hidden.num_bytes());
+  BlockCursor cursor(*this, batch, hidden, lw);
+  while (!cursor.finished()) {
+    if (visit && !visit(cursor.group(), cursor.input())) return;
+    cursor.Step(lw);
+  }
+  std::memcpy(hidden.mutable_data<float>(), cursor.output().data<float>(), hidden.num_bytes());
+}
+
+BlockCursor::BlockCursor(const Transformer& model, const TokenBatch& batch,
+                         const Tensor& block_input, const LayerWeights& weights)
+    : model_(model), batch_(batch), block_input_(block_input) {
+  if (model_.spec_.norm_before_sublayer) {
+    input_ = Tensor::Zeros(DType::kF32, block_input.shape());
+    model_.Norm(block_input, weights.attention_norm_weight, weights.attention_norm_bias, input_);
   } else {
-    // OPT with do_layer_norm_before=false: x = norm(x + attn(x)); x = norm(x + mlp(x))
-    if (!show(InputGroup::kQkv, hidden)) return;
-    const Tensor context = AttentionContext(lw, batch, hidden);
-    if (!show(InputGroup::kO, context)) return;
-    const Tensor attention = LinearOutput(context, lw.linear(LinearRole::kO));
-    Tensor residual = Tensor::Zeros(DType::kF32, {rows, spec_.hidden_size});
-    std::memcpy(residual.mutable_data<float>(), hidden.data<float>(), hidden.num_bytes());
-    backend_.Add(residual.mutable_data<float>(), attention.data<float>(), count);
-    Norm(residual, lw.attention_norm_weight, lw.attention_norm_bias, normed);
-    if (!show(InputGroup::kGateUp, normed)) return;
-    const Tensor mlp_hidden = MlpHidden(lw, normed);
-    if (!show(InputGroup::kDown, mlp_hidden)) return;
-    Tensor mlp = LinearOutput(mlp_hidden, lw.linear(LinearRole::kDown));
-    backend_.Add(mlp.mutable_data<float>(), normed.data<float>(), count);
-    Norm(mlp, lw.mlp_norm_weight, lw.mlp_norm_bias, hidden);
+    input_ = block_input;  // OPT post-norm: attention reads the block input itself
+  }
+}
+
+void BlockCursor::Step(const LayerWeights& lw) {
+  QUENCH_CHECK(!finished_);
+  const ModelSpec& spec = model_.spec_;
+  kernels::Backend& backend = model_.backend_;
+  const int64_t count = block_input_.num_elements();
+  switch (group_) {
+    case InputGroup::kQkv:
+      input_ = model_.AttentionContext(lw, batch_, input_);
+      group_ = InputGroup::kO;
+      return;
+    case InputGroup::kO: {
+      // x + attn(x), then the norm before the MLP (pre-norm) or after attention (post-norm).
+      const Tensor attention = model_.LinearOutput(input_, lw.linear(LinearRole::kO));
+      residual_ = Tensor::Zeros(DType::kF32, block_input_.shape());
+      std::memcpy(residual_.mutable_data<float>(), block_input_.data<float>(),
+                  block_input_.num_bytes());
+      backend.Add(residual_.mutable_data<float>(), attention.data<float>(), count);
+      input_ = Tensor::Zeros(DType::kF32, block_input_.shape());
+      if (spec.norm_before_sublayer) {
+        model_.Norm(residual_, lw.mlp_norm_weight, lw.mlp_norm_bias, input_);
+      } else {
+        model_.Norm(residual_, lw.attention_norm_weight, lw.attention_norm_bias, input_);
+        residual_ = input_;  // post-norm: the MLP's residual is the normed stream
+      }
+      group_ = InputGroup::kGateUp;
+      return;
+    }
+    case InputGroup::kGateUp:
+      input_ = model_.MlpHidden(lw, input_);
+      group_ = InputGroup::kDown;
+      return;
+    case InputGroup::kDown: {
+      Tensor mlp = model_.LinearOutput(input_, lw.linear(LinearRole::kDown));
+      if (spec.norm_before_sublayer) {
+        backend.Add(residual_.mutable_data<float>(), mlp.data<float>(), count);
+        output_ = residual_;
+      } else {
+        // post-norm: norm(normed + mlp(normed))
+        backend.Add(mlp.mutable_data<float>(), residual_.data<float>(), count);
+        output_ = Tensor::Zeros(DType::kF32, block_input_.shape());
+        model_.Norm(mlp, lw.mlp_norm_weight, lw.mlp_norm_bias, output_);
+      }
+      finished_ = true;
+      return;
+    }
   }
 }
 

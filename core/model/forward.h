@@ -30,6 +30,37 @@ using GroupInputVisitor = std::function<bool(InputGroup group, const Tensor& inp
 // The rotary inverse frequencies (head_dim/2 of them), rope_scaling applied.
 std::vector<float> RotaryInverseFrequencies(const ModelSpec& spec);
 
+class Transformer;
+
+// Runs one block an input group at a time. Each step uses the weights given to it, so a group's
+// linears can be replaced (quantized) before the next group's input is computed: true-sequential
+// quantization without re-running the block from its start for every group. TraceBlock runs
+// through the same steps, so both give bit-identical activations.
+class BlockCursor {
+ public:
+  // Starts at the {q,k,v} input; `weights` supplies the norm that produces it.
+  BlockCursor(const Transformer& model, const TokenBatch& batch, const Tensor& block_input,
+              const LayerWeights& weights);
+
+  bool finished() const { return finished_; }
+  InputGroup group() const { return group_; }  // the group whose input input() is
+  const Tensor& input() const { return input_; }
+  // Runs the current group's linears (and the norm after them) with `weights`: afterwards input()
+  // is the next group's input, or the block is finished and output() holds its result.
+  void Step(const LayerWeights& weights);
+  const Tensor& output() const { return output_; }
+
+ private:
+  const Transformer& model_;
+  const TokenBatch& batch_;
+  Tensor block_input_;
+  Tensor residual_;  // the residual stream after attention
+  Tensor input_;
+  Tensor output_;
+  InputGroup group_ = InputGroup::kQkv;
+  bool finished_ = false;
+};
+
 class Transformer {
  public:
   // Both references must outlive the Transformer; weights may be changed between calls.
@@ -69,6 +100,7 @@ class Transformer {
   const ModelSpec& spec() const { return spec_; }
 
  private:
+  friend class BlockCursor;
   void Norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y) const;
   void ApplyLinear(const Tensor& x, const LinearWeights& linear, Tensor& y) const;
   Tensor AttentionContext(const LayerWeights& lw, const TokenBatch& batch,
