@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_format.h"
 #include "client/commands.h"
+#include "client/comparison_json.h"
 #include "client/model_loader.h"
 #include "core/data/token_dataset.h"
 #include "core/eval/compare.h"
@@ -62,12 +63,8 @@ absl::Status RunComparison(const EvalFlags& flags, const Transformer& transforme
     nlohmann::ordered_json out;
     out["model"] = flags.model;
     out["reference"] = flags.reference;
-    out["tokens"] = result.positions;
     out["sequences"] = result.candidate.sequences;
-    out["perplexity"] = result.candidate.perplexity();
-    out["reference_perplexity"] = result.reference.perplexity();
-    out["kl_divergence"] = result.mean_kl();
-    out["top1_agreement"] = result.top1_agreement();
+    out.update(ComparisonJson(result));
     out["eval_seconds"] = seconds;
     std::cout << out.dump(2) << "\n";
   } else {

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_format.h"
 #include "client/commands.h"
+#include "client/comparison_json.h"
 #include "client/data_loading.h"
 #include "client/model_loader.h"
 #include "client/progress.h"
@@ -59,14 +60,6 @@ absl::StatusOr<TokenSequences> LoadCalibration(const Recipe& recipe, const std::
   QUENCH_ASSIGN_OR_RETURN(TokenSequences all,
                           LoadTokenData(recipe.calibration.path, model_dir, options));
   return SelectSamples(all, recipe.calibration.samples, recipe.calibration.seed);
-}
-
-nlohmann::ordered_json ComparisonJson(const ComparisonResult& comparison) {
-  return {{"tokens", comparison.positions},
-          {"reference_perplexity", comparison.reference.perplexity()},
-          {"perplexity", comparison.candidate.perplexity()},
-          {"kl_divergence", comparison.mean_kl()},
-          {"top1_agreement", comparison.top1_agreement()}};
 }
 
 absl::Status Run(const QuantizeFlags& flags) {
