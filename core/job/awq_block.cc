@@ -13,6 +13,9 @@
 namespace quench {
 namespace {
 
+// AWQ scale candidates evaluated per pass over the shards (bounds the candidate weights held).
+constexpr size_t kCandidatesPerPass = 4;
+
 // Where a group's input scales are folded: the op that produces the group's input.
 struct ScalingTarget {
   bool possible = false;
@@ -128,29 +131,37 @@ absl::StatusOr<std::vector<float>> SearchAndApplyScales(
   const std::vector<double> w_mean = NormalisedWeightMean(group_weights, group_size);
 
   std::vector<std::vector<float>> scale_candidates;
-  std::vector<LayerWeights> candidates;
   for (int step = 0; step < options.scale_grid; ++step) {
     const double ratio = static_cast<double>(step) / options.scale_grid;
-    auto scales = CandidateScales(x_mean, w_mean, ratio, options.duo_scaling);
-    LayerWeights candidate = weights;
-    for (const auto& linear : group.linears) {
-      const Tensor& w = weights.linear(linear.role).weight;
-      QUENCH_ASSIGN_OR_RETURN(Tensor quantized, FakeQuantize(ScaleColumns(w, scales), linear.grid));
+    scale_candidates.push_back(CandidateScales(x_mean, w_mean, ratio, options.duo_scaling));
+  }
+  // Candidate weights a few at a time: each holds a fake-quantized copy of the group's linears,
+  // which for a large MLP is hundreds of MB.
+  std::vector<double> losses(scale_candidates.size(), 0.0);
+  for (size_t first = 0; first < scale_candidates.size(); first += kCandidatesPerPass) {
+    const size_t last = std::min(scale_candidates.size(), first + kCandidatesPerPass);
+    std::vector<LayerWeights> candidates;
+    for (size_t i = first; i < last; ++i) {
+      const std::vector<float>& scales = scale_candidates[i];
       std::vector<float> inverse(scales.size());
       for (size_t c = 0; c < scales.size(); ++c) inverse[c] = 1.0f / scales[c];
-      candidate.linear(linear.role).weight = ScaleColumns(quantized, inverse);
+      LayerWeights candidate = weights;
+      for (const auto& linear : group.linears) {
+        const Tensor& w = weights.linear(linear.role).weight;
+        QUENCH_ASSIGN_OR_RETURN(Tensor quantized,
+                                FakeQuantize(ScaleColumns(w, scales), linear.grid));
+        candidate.linear(linear.role).weight = ScaleColumns(quantized, inverse);
+      }
+      candidates.push_back(std::move(candidate));
     }
-    scale_candidates.push_back(std::move(scales));
-    candidates.push_back(std::move(candidate));
-  }
-  std::vector<std::vector<double>> partials(visit_order.size());
-  for (int64_t shard : visit_order) {
-    QUENCH_ASSIGN_OR_RETURN(partials[shard],
-                            worker.CandidateLosses(shard, weights, candidates, group.group));
-  }
-  std::vector<double> losses(candidates.size(), 0.0);
-  for (const auto& partial : partials) {
-    for (size_t i = 0; i < losses.size(); ++i) losses[i] += partial[i];
+    std::vector<std::vector<double>> partials(visit_order.size());
+    for (int64_t shard : visit_order) {
+      QUENCH_ASSIGN_OR_RETURN(partials[shard],
+                              worker.CandidateLosses(shard, weights, candidates, group.group));
+    }
+    for (const auto& partial : partials) {  // shard order
+      for (size_t i = first; i < last; ++i) losses[i] += partial[i - first];
+    }
   }
   const size_t best = std::min_element(losses.begin(), losses.end()) - losses.begin();
   if (!std::isfinite(losses[best])) {
