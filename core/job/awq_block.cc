@@ -65,6 +65,12 @@ Tensor DivideRows(const Tensor& tensor, const std::vector<float>& scales) {
   return out;
 }
 
+std::vector<float> Reciprocals(const std::vector<float>& values) {
+  std::vector<float> inverse(values.size());
+  for (size_t i = 0; i < values.size(); ++i) inverse[i] = 1.0f / values[i];
+  return inverse;
+}
+
 // Mean over rows of |w| normalised by its group's max |w| (AutoAWQ's w_mean), per column.
 std::vector<double> NormalisedWeightMean(const std::vector<const Tensor*>& weights,
                                          int64_t group_size) {
@@ -143,8 +149,7 @@ absl::StatusOr<std::vector<float>> SearchAndApplyScales(
     std::vector<LayerWeights> candidates;
     for (size_t i = first; i < last; ++i) {
       const std::vector<float>& scales = scale_candidates[i];
-      std::vector<float> inverse(scales.size());
-      for (size_t c = 0; c < scales.size(); ++c) inverse[c] = 1.0f / scales[c];
+      const std::vector<float> inverse = Reciprocals(scales);
       LayerWeights candidate = weights;
       for (const auto& linear : group.linears) {
         const Tensor& w = weights.linear(linear.role).weight;
@@ -335,14 +340,10 @@ absl::Status RunAwqBlock(const ModelSpec& spec, const PlannedBlock& block,
       Tensor effective = target.weight;
       const auto scales = applied_scales.find(linear.role);
       if (scales != applied_scales.end()) {
-        std::vector<float> inverse(scales->second.size());
-        for (size_t c = 0; c < inverse.size(); ++c) inverse[c] = 1.0f / scales->second[c];
-        effective = ScaleColumns(effective, inverse);
+        effective = ScaleColumns(effective, Reciprocals(scales->second));
       }
       if (const auto rows = row_scales.find(linear.role); rows != row_scales.end()) {
-        std::vector<float> inverse(rows->second.size());
-        for (size_t r = 0; r < inverse.size(); ++r) inverse[r] = 1.0f / rows->second[r];
-        effective = DivideRows(effective, inverse);
+        effective = DivideRows(effective, Reciprocals(rows->second));
       }
       const Tensor& before = original.linear(linear.role).weight;
       report.relative_weight_error = RelativeWeightError(before, effective);

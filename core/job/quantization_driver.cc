@@ -12,7 +12,6 @@
 namespace quench {
 namespace {
 
-using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 constexpr int64_t kErrorRows = 512;
 
 double Seconds(std::chrono::steady_clock::time_point since) {

@@ -275,18 +275,6 @@ void BlockCursor::Step(const LayerWeights& lw) {
   }
 }
 
-Tensor Transformer::GroupInput(const LayerWeights& lw, const TokenBatch& batch,
-                               const Tensor& hidden, InputGroup group) const {
-  Tensor captured;
-  Tensor scratch = hidden;  // TraceBlock leaves it unchanged when stopped early
-  TraceBlock(lw, batch, scratch, [&](InputGroup seen, const Tensor& input) {
-    if (seen != group) return true;
-    captured = input;
-    return false;
-  });
-  return captured;
-}
-
 Tensor Transformer::Logits(const Tensor& hidden, int64_t row_begin, int64_t row_end) const {
   const int64_t rows = row_end - row_begin;
   const int64_t dim = spec_.hidden_size;

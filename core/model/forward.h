@@ -81,10 +81,6 @@ class Transformer {
   void TraceBlock(const LayerWeights& weights, const TokenBatch& batch, Tensor& hidden,
                   const GroupInputVisitor& visit) const;
 
-  // The input of `group` when a block with `weights` runs on `hidden` (unchanged).
-  Tensor GroupInput(const LayerWeights& weights, const TokenBatch& batch, const Tensor& hidden,
-                    InputGroup group) const;
-
   // Sublayer outputs, for searches that compare a sublayer's output under candidate weights.
   Tensor AttentionOutput(const LayerWeights& weights, const TokenBatch& batch,
                          const Tensor& normed) const;
