@@ -13,7 +13,8 @@
 #include "client/progress.h"
 #include "core/data/sample_selection.h"
 #include "core/eval/compare.h"
-#include "core/export/artifacts.h"
+#include "core/export/fake_quant_writer.h"
+#include "core/export/quench_artifact.h"
 #include "core/job/quantization_driver.h"
 #include "core/recipe/recipe.h"
 #include "core/util/atomic_file.h"
@@ -69,18 +70,6 @@ absl::Status Run(const QuantizeFlags& flags) {
   QUENCH_ASSIGN_OR_RETURN(const QuantPlan plan, MakeQuantPlan(model.spec, recipe));
   QUENCH_ASSIGN_OR_RETURN(const TokenSequences calibration, LoadCalibration(recipe, flags.model));
 
-  auto backend = kernels::MakeCpuBackend();
-  Transformer original(model.spec, model.weights, *backend);
-  auto worker = MakeLocalShardWorker(original);
-  ProgressReporter progress("quantize", "blocks", !flags.json);
-  DriverOptions options;
-  options.progress = [&](const DriverProgress& p) { progress.Update(p.block, p.blocks, p.stage); };
-  QUENCH_ASSIGN_OR_RETURN(
-      QuantizationOutcome outcome,
-      RunQuantizationJob(model.spec, model.weights, plan, recipe, calibration, *worker, options));
-  progress.Finish();
-  const double quantize_seconds = SecondsSince(start);
-
   const std::filesystem::path out_dir = flags.out;
   std::error_code error;
   std::filesystem::create_directories(out_dir, error);
@@ -91,10 +80,25 @@ absl::Status Run(const QuantizeFlags& flags) {
       {"format", "pt"},
       {"quench.recipe", recipe.name},
       {"quench.method", std::string(QuantMethodName(recipe.method))}};
-  QUENCH_RETURN_IF_ERROR(WriteFakeQuantModel(flags.model, model.spec, model.checkpoint,
-                                             outcome.weights, out_dir / "fake_quant", metadata));
-  QUENCH_RETURN_IF_ERROR(
-      WriteQuenchArtifact(out_dir / "quench.safetensors", model.spec, outcome, metadata));
+  // Both outputs are streamed block by block as the job runs; they appear under their final
+  // names only when the job has finished.
+  QUENCH_ASSIGN_OR_RETURN(auto fake_quant,
+                          FakeQuantWriter::Create(flags.model, model.spec, model.checkpoint,
+                                                  out_dir / "fake_quant", metadata));
+  QUENCH_ASSIGN_OR_RETURN(auto artifact, QuenchArtifactWriter::Create(
+                                             out_dir / "quench.safetensors", model.spec, metadata));
+
+  auto backend = kernels::MakeCpuBackend();
+  Transformer original(model.spec, model.weights, *backend);
+  auto worker = MakeLocalShardWorker(original);
+  ProgressReporter progress("quantize", "blocks", !flags.json);
+  DriverOptions options;
+  options.progress = [&](const DriverProgress& p) { progress.Update(p.block, p.blocks, p.stage); };
+  QUENCH_ASSIGN_OR_RETURN(const QuantizationOutcome outcome,
+                          RunQuantizationJob(model.spec, model.weights, plan, recipe, calibration,
+                                             *worker, {fake_quant.get(), artifact.get()}, options));
+  progress.Finish();
+  const double quantize_seconds = SecondsSince(start);
   QUENCH_RETURN_IF_ERROR(WriteFileAtomically(out_dir / "recipe.yaml", RecipeToYaml(recipe)));
 
   nlohmann::ordered_json report;
@@ -125,7 +129,9 @@ absl::Status Run(const QuantizeFlags& flags) {
                                                          : model.spec.max_position_embeddings;
     QUENCH_ASSIGN_OR_RETURN(TokenSequences eval_data,
                             LoadTokenData(recipe.evaluation.path, flags.model, eval_options));
-    Transformer quantized(model.spec, outcome.weights, *backend);
+    // The quantized model as written: evaluation reads fake_quant/ back one block at a time.
+    QUENCH_ASSIGN_OR_RETURN(LoadedModel written, LoadModel(out_dir / "fake_quant"));
+    Transformer quantized(written.spec, written.weights, *backend);
     ProgressReporter eval_progress("evaluate", "sequences", !flags.json);
     PerplexityOptions perplexity_options;
     perplexity_options.progress = [&](int64_t done, int64_t total) {
@@ -148,8 +154,8 @@ absl::Status Run(const QuantizeFlags& flags) {
   }
   std::cout << absl::StrFormat(
       "%s: %d linears quantized (%s) in %.2f s; %d calibration tokens in %d shards\n", recipe.name,
-      outcome.linears.size(), recipe.weights.ToString(), quantize_seconds,
-      outcome.calibration_tokens, outcome.shards);
+      outcome.linears, recipe.weights.ToString(), quantize_seconds, outcome.calibration_tokens,
+      outcome.shards);
   // The layers that lost the most, first.
   std::vector<const LinearReport*> worst;
   for (const auto& layer : outcome.reports) worst.push_back(&layer);

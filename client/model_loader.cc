@@ -13,7 +13,8 @@ absl::StatusOr<LoadedModel> LoadModel(const std::filesystem::path& model_dir) {
   }
   QUENCH_ASSIGN_OR_RETURN(ModelSpec spec, LoadModelSpec(model_dir));
   QUENCH_ASSIGN_OR_RETURN(Checkpoint checkpoint, Checkpoint::Open(model_dir));
-  QUENCH_ASSIGN_OR_RETURN(ModelWeights weights, LoadModelWeights(spec, checkpoint));
+  QUENCH_ASSIGN_OR_RETURN(ModelWeights weights,
+                          LoadModelWeights(spec, checkpoint, LayerResidency::kOnDemand));
   return LoadedModel{std::move(spec), std::move(checkpoint), std::move(weights)};
 }
 

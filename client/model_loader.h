@@ -1,4 +1,5 @@
-// Loads a model directory for the CLI commands: spec, checkpoint and fp32 weights.
+// Loads a model directory for the CLI commands: spec, checkpoint and fp32 weights, the blocks
+// read from the mapped checkpoint when used (peak memory near one block, not the model).
 #pragma once
 
 #include <filesystem>

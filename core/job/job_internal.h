@@ -17,7 +17,7 @@ absl::StatusOr<GroupStatistics> ReduceStatistics(ShardWorker& worker,
 // ‖Ŵ − W‖² / ‖W‖².
 double RelativeWeightError(const Tensor& original, const Tensor& quantized);
 
-// tr(ΔW H ΔWᵀ) / tr(W H Wᵀ) over at most 512 evenly spaced rows: the relative change of the
+// tr(ΔW H ΔWᵀ) / tr(W H Wᵀ) over at most 256 evenly spaced rows: the relative change of the
 // layer's output energy on the calibration inputs (H = 2XᵀX/n), without keeping the inputs.
 double RelativeOutputError(const Tensor& original, const Tensor& quantized,
                            const std::vector<double>& hessian);

@@ -12,7 +12,7 @@
 namespace quench {
 namespace {
 
-constexpr int64_t kErrorRows = 512;
+constexpr int64_t kErrorRows = 256;
 
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
@@ -35,20 +35,24 @@ double RelativeWeightError(const Tensor& original, const Tensor& quantized) {
 // energy on the calibration inputs, without keeping the inputs.
 double RelativeOutputError(const Tensor& original, const Tensor& quantized,
                            const std::vector<double>& hessian) {
+  using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   const int64_t rows = original.dim(0), cols = original.dim(1);
-  const Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> h(
-      hessian.data(), cols, cols);
+  const Eigen::Map<const Matrix> h(hessian.data(), cols, cols);
   const int64_t stride = std::max<int64_t>(1, rows / kErrorRows);
-  double error = 0.0, energy = 0.0;
-  for (int64_t r = 0; r < rows; r += stride) {
-    const Eigen::VectorXd w =
-        Eigen::Map<const Eigen::VectorXf>(original.data<float>() + r * cols, cols).cast<double>();
-    const Eigen::VectorXd d =
-        Eigen::Map<const Eigen::VectorXf>(quantized.data<float>() + r * cols, cols).cast<double>() -
-        w;
-    error += d.dot(h * d);
-    energy += w.dot(h * w);
+  const int64_t sampled = (rows + stride - 1) / stride;
+  // The sampled rows stacked, so that H is applied in one matrix product rather than streamed
+  // from memory once per row.
+  Matrix w(sampled, cols), d(sampled, cols);
+  for (int64_t i = 0; i < sampled; ++i) {
+    const int64_t r = i * stride;
+    w.row(i) = Eigen::Map<const Eigen::RowVectorXf>(original.data<float>() + r * cols, cols)
+                   .cast<double>();
+    d.row(i) = Eigen::Map<const Eigen::RowVectorXf>(quantized.data<float>() + r * cols, cols)
+                   .cast<double>() -
+               w.row(i);
   }
+  const double error = (d * h).cwiseProduct(d).sum();
+  const double energy = (w * h).cwiseProduct(w).sum();
   return energy > 0.0 ? error / energy : 0.0;
 }
 
@@ -83,11 +87,13 @@ class JobRunner {
         options_(options),
         visit_order_(std::move(visit_order)) {}
 
+  // Quantizes the block's planned linears in `weights`, appending them to `linears` and their
+  // reports to `reports`, then advances the shards through the quantized block.
   absl::Status RunBlock(const PlannedBlock& block, LayerWeights& weights,
-                        QuantizationOutcome& out) {
+                        std::vector<QuantizedLinear>& linears, std::vector<LinearReport>& reports) {
     if (recipe_.method == QuantMethod::kAwq) {
-      QUENCH_RETURN_IF_ERROR(RunAwqBlock(spec_, block, recipe_.awq, worker_, visit_order_, weights,
-                                         out.linears, out.reports));
+      QUENCH_RETURN_IF_ERROR(
+          RunAwqBlock(spec_, block, recipe_.awq, worker_, visit_order_, weights, linears, reports));
     } else if (recipe_.gptq.true_sequential || recipe_.method == QuantMethod::kRtn) {
       for (const PlannedGroup& group : block.groups) {
         if (group.linears.empty()) continue;
@@ -98,7 +104,7 @@ class JobRunner {
           hessian = stats.hessian.Finalize();
         }
         for (const PlannedLinear& linear : group.linears) {
-          QUENCH_RETURN_IF_ERROR(SolveLinear(block, linear, hessian, weights, out));
+          QUENCH_RETURN_IF_ERROR(SolveLinear(block, linear, hessian, weights, linears, reports));
         }
       }
     } else {
@@ -111,7 +117,8 @@ class JobRunner {
       }
       for (size_t g = 0; g < block.groups.size(); ++g) {
         for (const PlannedLinear& linear : block.groups[g].linears) {
-          QUENCH_RETURN_IF_ERROR(SolveLinear(block, linear, hessians[g], weights, out));
+          QUENCH_RETURN_IF_ERROR(
+              SolveLinear(block, linear, hessians[g], weights, linears, reports));
         }
       }
     }
@@ -127,7 +134,8 @@ class JobRunner {
 
   absl::Status SolveLinear(const PlannedBlock& block, const PlannedLinear& linear,
                            const std::optional<std::vector<double>>& hessian, LayerWeights& weights,
-                           QuantizationOutcome& out) {
+                           std::vector<QuantizedLinear>& linears,
+                           std::vector<LinearReport>& reports) {
     const auto start = std::chrono::steady_clock::now();
     Progress(block.layer, absl::StrCat("block ", block.layer, ": ", QuantMethodName(recipe_.method),
                                        " ", linear.name));
@@ -157,8 +165,8 @@ class JobRunner {
     if (hessian)
       report.relative_output_error = RelativeOutputError(original, target.weight, *hessian);
     report.seconds = Seconds(start);
-    out.linears.push_back(std::move(result));
-    out.reports.push_back(std::move(report));
+    linears.push_back(std::move(result));
+    reports.push_back(std::move(report));
     return absl::OkStatus();
   }
 
@@ -183,19 +191,19 @@ std::vector<std::pair<int64_t, int64_t>> ShardRanges(int64_t count, int64_t shar
   return ranges;
 }
 
-absl::StatusOr<QuantizationOutcome> RunQuantizationJob(const ModelSpec& spec,
-                                                       const ModelWeights& original,
-                                                       const QuantPlan& plan, const Recipe& recipe,
-                                                       const TokenSequences& calibration,
-                                                       ShardWorker& worker,
-                                                       const DriverOptions& options) {
+absl::StatusOr<QuantizationOutcome> RunQuantizationJob(
+    const ModelSpec& spec, const ModelWeights& original, const QuantPlan& plan,
+    const Recipe& recipe, const TokenSequences& calibration, ShardWorker& worker,
+    const std::vector<QuantizationSink*>& sinks, const DriverOptions& options) {
   if (recipe.method != QuantMethod::kRtn && calibration.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         QuantMethodName(recipe.method),
         " needs calibration data: set calibration.path in the recipe or pass --calib FILE"));
   }
+  if (static_cast<int64_t>(plan.blocks.size()) != spec.num_layers) {
+    return absl::InvalidArgumentError("the plan must have one block per layer");
+  }
   QuantizationOutcome out;
-  out.weights = original;  // tensors are shared; quantized ones are replaced, never written into
   const auto ranges = calibration.empty() ? std::vector<std::pair<int64_t, int64_t>>{}
                                           : ShardRanges(static_cast<int64_t>(calibration.size()),
                                                         recipe.calibration.shards);
@@ -214,24 +222,35 @@ absl::StatusOr<QuantizationOutcome> RunQuantizationJob(const ModelSpec& spec,
     QUENCH_RETURN_IF_ERROR(worker.LoadShard(shard, batch));
   }
 
+  // The tensors outside the blocks. Calibration keeps embedding with the original table (the
+  // worker's model), so quantizing it first changes nothing downstream.
+  ModelWeights globals = original;
+  globals.layers.clear();
+  globals.load_layer = nullptr;
+  std::optional<QuantizedTensor> embedding;
+  if (plan.embedding) {
+    QUENCH_ASSIGN_OR_RETURN(embedding, QuantizeRtn(original.embedding, *plan.embedding));
+    const bool tied = original.lm_head.raw_data() == original.embedding.raw_data();
+    globals.embedding = embedding->Dequantize();
+    if (tied) globals.lm_head = globals.embedding;
+  }
+  for (QuantizationSink* sink : sinks)
+    QUENCH_RETURN_IF_ERROR(sink->Begin(globals, embedding ? &*embedding : nullptr));
+
   JobRunner runner(spec, recipe, worker, options, visit_order);
   for (const PlannedBlock& block : plan.blocks) {
-    LayerWeights layer = out.weights.layers[block.layer];
-    QUENCH_RETURN_IF_ERROR(runner.RunBlock(block, layer, out));
-    out.weights.layers[block.layer] = std::move(layer);
+    LayerWeights layer = original.Layer(block.layer);
+    std::vector<QuantizedLinear> linears;
+    QUENCH_RETURN_IF_ERROR(runner.RunBlock(block, layer, linears, out.reports));
+    out.linears += static_cast<int64_t>(linears.size());
+    for (QuantizationSink* sink : sinks)
+      QUENCH_RETURN_IF_ERROR(sink->AddBlock(block.layer, layer, linears));
     if (options.progress) {
       options.progress(
           {block.layer + 1, spec.num_layers, absl::StrCat("block ", block.layer, " done")});
     }
   }
-  if (plan.embedding) {
-    QUENCH_ASSIGN_OR_RETURN(QuantizedTensor embedding,
-                            QuantizeRtn(original.embedding, *plan.embedding));
-    const bool tied = original.lm_head.raw_data() == original.embedding.raw_data();
-    out.weights.embedding = embedding.Dequantize();
-    if (tied) out.weights.lm_head = out.weights.embedding;
-    out.embedding = std::move(embedding);
-  }
+  for (QuantizationSink* sink : sinks) QUENCH_RETURN_IF_ERROR(sink->Finish());
   return out;
 }
 

@@ -13,23 +13,18 @@
 #include "absl/status/statusor.h"
 #include "core/data/token_dataset.h"
 #include "core/job/quant_plan.h"
+#include "core/job/quantization_sink.h"
 #include "core/job/shard_worker.h"
 #include "core/model/model_weights.h"
 #include "core/quant/quantized_tensor.h"
 
 namespace quench {
 
-struct QuantizedLinear {
-  PlannedLinear plan;
-  QuantizedTensor quantized;      // AWQ: of the scaled weight W·diag(s)
-  std::vector<float> awq_scales;  // AWQ input scales s folded into the previous op (else empty)
-};
-
 struct LinearReport {
   std::string name;
   std::string grid;
   // ‖X(Ŵ − W)ᵀ‖² / ‖XWᵀ‖² on the calibration inputs that reached the layer (from the Hessian,
-  // over at most 512 evenly spaced rows); -1 without calibration data.
+  // over at most 256 evenly spaced rows); -1 without calibration data.
   double relative_output_error = -1.0;
   double relative_weight_error = 0.0;  // ‖Ŵ − W‖² / ‖W‖²
   double gptq_loss = 0.0;
@@ -49,11 +44,10 @@ struct DriverOptions {
   std::function<void(const DriverProgress&)> progress;
 };
 
+// What the job measured; the quantized model itself went to the sinks.
 struct QuantizationOutcome {
-  ModelWeights weights;  // the quantized model, dequantized to fp32 (AWQ-scaled norms included)
-  std::vector<QuantizedLinear> linears;
-  std::optional<QuantizedTensor> embedding;
-  std::vector<LinearReport> reports;
+  std::vector<LinearReport> reports;  // one per quantized linear, in plan order
+  int64_t linears = 0;
   int64_t calibration_tokens = 0;
   int64_t shards = 0;
 };
@@ -61,11 +55,11 @@ struct QuantizationOutcome {
 // Cuts `count` sequences into `shards` contiguous, near-equal shards: [begin, end) per shard.
 std::vector<std::pair<int64_t, int64_t>> ShardRanges(int64_t count, int64_t shards);
 
-absl::StatusOr<QuantizationOutcome> RunQuantizationJob(const ModelSpec& spec,
-                                                       const ModelWeights& original,
-                                                       const QuantPlan& plan, const Recipe& recipe,
-                                                       const TokenSequences& calibration,
-                                                       ShardWorker& worker,
-                                                       const DriverOptions& options = {});
+// Reads `original` one block at a time (it may load blocks on demand) and hands each finished
+// block to every sink in order; the embedding, when planned, is quantized before block 0.
+absl::StatusOr<QuantizationOutcome> RunQuantizationJob(
+    const ModelSpec& spec, const ModelWeights& original, const QuantPlan& plan,
+    const Recipe& recipe, const TokenSequences& calibration, ShardWorker& worker,
+    const std::vector<QuantizationSink*>& sinks, const DriverOptions& options = {});
 
 }  // namespace quench

@@ -203,7 +203,7 @@ Tensor Transformer::MlpOutput(const LayerWeights& lw, const Tensor& normed) cons
 }
 
 void Transformer::RunBlock(int64_t layer, const TokenBatch& batch, Tensor& hidden) const {
-  TraceBlock(weights_.layers.at(layer), batch, hidden, nullptr);
+  TraceBlock(weights_.Layer(layer), batch, hidden, nullptr);
 }
 
 void Transformer::TraceBlock(const LayerWeights& lw, const TokenBatch& batch, Tensor& hidden,

@@ -30,12 +30,13 @@ struct Loaded {
   ModelWeights weights;
 };
 
-Loaded Load(const std::filesystem::path& dir) {
+Loaded Load(const std::filesystem::path& dir,
+            LayerResidency residency = LayerResidency::kResident) {
   auto spec = LoadModelSpec(dir);
   EXPECT_TRUE(spec.ok()) << spec.status();
   auto checkpoint = Checkpoint::Open(dir);
   EXPECT_TRUE(checkpoint.ok()) << checkpoint.status();
-  auto weights = LoadModelWeights(*spec, *checkpoint);
+  auto weights = LoadModelWeights(*spec, *checkpoint, residency);
   EXPECT_TRUE(weights.ok()) << weights.status();
   return {*spec, *checkpoint, *weights};
 }
@@ -102,9 +103,44 @@ class SyntheticForwardTest : public ::testing::TestWithParam<SyntheticCase> {};
 TEST_P(SyntheticForwardTest, MatchesReference) {
   TempDir dir;
   testing::WriteSyntheticModel(dir.path(), GetParam().config, 1234, GetParam().storage);
-  const Loaded model = Load(dir.path());
-  const auto sequences = RandomSequences(model.spec.vocab_size, {37, 5, 64}, 99);
-  EXPECT_LE(MaxDifferenceFromReference(model, sequences), 1e-4);
+  for (LayerResidency residency : {LayerResidency::kResident, LayerResidency::kOnDemand}) {
+    const Loaded model = Load(dir.path(), residency);
+    EXPECT_EQ(model.weights.layers.empty(), residency == LayerResidency::kOnDemand);
+    const auto sequences = RandomSequences(model.spec.vocab_size, {37, 5, 64}, 99);
+    EXPECT_LE(MaxDifferenceFromReference(model, sequences), 1e-4);
+  }
+}
+
+TEST(ModelWeightsTest, OnDemandLoadingChecksEveryBlockUpFront) {
+  TempDir dir;
+  const std::string config = R"({"architectures":["LlamaForCausalLM"],"vocab_size":64,
+      "hidden_size":32,"intermediate_size":48,"num_hidden_layers":3,"num_attention_heads":4,
+      "max_position_embeddings":128})";
+  testing::WriteSyntheticModel(dir.path(), config, 3, DType::kBF16);
+  auto spec = LoadModelSpec(dir.path());
+  auto checkpoint = Checkpoint::Open(dir.path());
+  ASSERT_TRUE(spec.ok() && checkpoint.ok());
+  // A config that disagrees with the last block's MLP must fail at load, not mid-job.
+  ModelSpec wrong = *spec;
+  wrong.intermediate_size = 40;
+  const auto loaded = LoadModelWeights(wrong, *checkpoint, LayerResidency::kOnDemand);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_NE(loaded.status().message().find("config.json implies"), std::string::npos)
+      << loaded.status();
+  // Blocks loaded on demand equal the resident ones, tensor by tensor.
+  auto resident = LoadModelWeights(*spec, *checkpoint, LayerResidency::kResident);
+  auto on_demand = LoadModelWeights(*spec, *checkpoint, LayerResidency::kOnDemand);
+  ASSERT_TRUE(resident.ok() && on_demand.ok());
+  for (int64_t layer = 0; layer < spec->num_layers; ++layer) {
+    const LayerWeights a = resident->Layer(layer), b = on_demand->Layer(layer);
+    for (LinearRole role : kAllLinearRoles) {
+      if (!spec->HasLinear(role)) continue;
+      const Tensor& x = a.linear(role).weight;
+      const Tensor& y = b.linear(role).weight;
+      ASSERT_EQ(x.num_bytes(), y.num_bytes());
+      EXPECT_EQ(std::memcmp(x.raw_data(), y.raw_data(), x.num_bytes()), 0) << layer;
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/io/safetensors_reader.h"
 #include "core/io/safetensors_writer.h"
+#include "core/io/spooled_safetensors_writer.h"
 #include "tests/core/test_paths.h"
 
 namespace quench {
@@ -95,6 +96,61 @@ TEST(SafetensorsTest, IncompleteWriteLeavesNoFile) {
     EXPECT_FALSE(writer->Finish().ok());
   }
   EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 0);
+}
+
+TEST(SafetensorsTest, SpooledWriterRoundTripsAndLeavesOnlyTheFile) {
+  TempDir dir;
+  const auto path = dir / "spooled.safetensors";
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (int i = 0; i < 5; ++i) {
+    Tensor t = Tensor::Zeros(i % 2 ? DType::kI32 : DType::kF32, {i + 1, 3});
+    for (int64_t j = 0; j < t.num_elements(); ++j) {
+      if (i % 2)
+        t.mutable_data<int32_t>()[j] = static_cast<int32_t>(100 * i + j);
+      else
+        t.mutable_data<float>()[j] = 0.5f * static_cast<float>(i * 7 + j);
+    }
+    tensors.emplace_back("t" + std::to_string(4 - i), t);  // names not in order of arrival
+  }
+  {
+    auto writer = SpooledSafetensorsWriter::Create(path);
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    for (const auto& [name, tensor] : tensors) ASSERT_TRUE(writer->Add(name, tensor).ok());
+    EXPECT_FALSE(std::filesystem::exists(path)) << "nothing under the final name before Finish";
+    ASSERT_TRUE(writer->Finish({{"k", "v"}}).ok());
+  }
+  auto file = SafetensorsFile::Open(path);
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->metadata().at("k"), "v");
+  for (const auto& [name, tensor] : tensors) {
+    const auto* entry = file->Find(name);
+    ASSERT_NE(entry, nullptr) << name;
+    EXPECT_EQ(entry->shape, tensor.shape());
+    const Tensor read = file->View(*entry);
+    ASSERT_EQ(read.num_bytes(), tensor.num_bytes());
+    EXPECT_EQ(std::memcmp(read.raw_data(), tensor.raw_data(), tensor.num_bytes()), 0) << name;
+  }
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 1);
+}
+
+TEST(SafetensorsTest, SpooledWriterAbandonedOrRepeatedNameLeavesNothing) {
+  TempDir dir;
+  const Tensor t = Tensor::Zeros(DType::kF32, {2});
+  {
+    auto writer = SpooledSafetensorsWriter::Create(dir / "abandoned.safetensors");
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE(writer->Add("a", t).ok());
+  }
+  {
+    auto writer = SpooledSafetensorsWriter::Create(dir / "repeated.safetensors");
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE(writer->Add("a", t).ok());
+    ASSERT_TRUE(writer->Add("a", t).ok());
+    const auto finished = writer->Finish({});
+    EXPECT_FALSE(finished.ok());
+    EXPECT_NE(finished.message().find("repeated"), std::string::npos) << finished;
+  }
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 0);
 }
 

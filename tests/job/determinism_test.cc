@@ -7,7 +7,9 @@
 
 #include "core/util/atomic_file.h"
 
-#include "core/export/artifacts.h"
+#include "core/export/fake_quant_writer.h"
+#include "core/export/model_tensors.h"
+#include "core/export/quench_artifact.h"
 #include "core/model/testgen.h"
 #include "tests/core/test_paths.h"
 #include "tests/job/job_test_support.h"
@@ -56,7 +58,7 @@ TEST_P(ShardOrderTest, ShuffledShardOrderGivesIdenticalArtifacts) {
     auto run = testing::RunJob(dir / "model", recipe, calibration, {}, driver);
     ASSERT_TRUE(run.has_value());
     const auto path = dir / ("q" + std::to_string(artifacts.size()) + ".safetensors");
-    ASSERT_TRUE(WriteQuenchArtifact(path, run->spec, run->outcome, {}).ok());
+    ASSERT_TRUE(testing::WriteQuenchArtifact(*run, path).ok());
     artifacts.push_back(FileBytes(path));
   }
   EXPECT_EQ(artifacts[0], artifacts[1]);
@@ -82,11 +84,11 @@ TEST(QuenchArtifactTest, RoundTripsCodesScalesAndGroups) {
   auto run = testing::RunJob(dir / "model", recipe, RandomSequences(128, 4, 16, 1), {});
   ASSERT_TRUE(run.has_value());
   const auto path = dir / "quench.safetensors";
-  ASSERT_TRUE(WriteQuenchArtifact(path, run->spec, run->outcome, {}).ok());
+  ASSERT_TRUE(testing::WriteQuenchArtifact(*run, path).ok());
   auto read = ReadQuenchArtifact(path);
   ASSERT_TRUE(read.ok()) << read.status();
-  ASSERT_EQ(read->size(), run->outcome.linears.size());
-  for (const auto& linear : run->outcome.linears) {
+  ASSERT_EQ(read->size(), run->quantized.linears.size());
+  for (const auto& linear : run->quantized.linears) {
     const QuantizedTensor& back = read->at(linear.plan.name);
     EXPECT_EQ(back.codes, linear.quantized.codes);
     EXPECT_EQ(back.g_idx, linear.quantized.g_idx);
@@ -114,9 +116,9 @@ TEST(EmbeddingQuantizationTest, EmbeddingIsQuantizedAndStored) {
   recipe.embedding.grid.granularity = Granularity::kChannel;
   auto run = testing::RunJob(dir / "model", recipe, {}, {});
   ASSERT_TRUE(run.has_value());
-  ASSERT_TRUE(run->outcome.embedding.has_value());
+  ASSERT_TRUE(run->quantized.embedding.has_value());
   const Tensor& before = run->original.embedding;
-  const Tensor& after = run->outcome.weights.embedding;
+  const Tensor& after = run->quantized.weights.embedding;
   ASSERT_EQ(before.num_elements(), after.num_elements());
   double error = 0.0, norm = 0.0;
   for (int64_t i = 0; i < before.num_elements(); ++i) {
@@ -127,10 +129,54 @@ TEST(EmbeddingQuantizationTest, EmbeddingIsQuantizedAndStored) {
   EXPECT_GT(error, 0.0) << "the embedding must change";
   EXPECT_LT(error / norm, 1e-3) << "int8 per-row keeps it close";
   const auto path = dir / "quench.safetensors";
-  ASSERT_TRUE(WriteQuenchArtifact(path, run->spec, run->outcome, {}).ok());
+  ASSERT_TRUE(testing::WriteQuenchArtifact(*run, path).ok());
   auto read = ReadQuenchArtifact(path);
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->count("model.embed_tokens"), 1u);
+}
+
+TEST(FakeQuantWriterTest, StreamsTheQuantizedModelInTheSourceDtype) {
+  testing::TempDir dir;
+  TestgenOptions options;
+  options.seed = 5;
+  options.dtype = DType::kBF16;
+  ASSERT_TRUE(
+      WriteSyntheticModel(dir / "model", LlamaConfigJson(64, 96, 2, 4, 2, 128, 64), options).ok());
+  Recipe recipe;
+  recipe.method = QuantMethod::kAwq;  // AWQ also rescales norms: every kind of tensor changes
+  recipe.weights.symmetric = false;
+  recipe.weights.group_size = 32;
+  recipe.awq.scale_grid = 4;
+  recipe.calibration.shards = 2;
+  auto run = testing::RunJob(dir / "model", recipe, RandomSequences(128, 4, 16, 2), {});
+  ASSERT_TRUE(run.has_value());
+  {
+    auto writer =
+        FakeQuantWriter::Create(dir / "model", run->spec, run->checkpoint, dir / "fake", {});
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    ASSERT_TRUE(testing::ReplayInto(*run, **writer).ok());
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir / "fake" / "config.json"));
+  auto written = Checkpoint::Open(dir / "fake");
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(written->TensorNames(), run->checkpoint.TensorNames());
+  int changed = 0;
+  for (const auto& [name, expected] : NamedModelTensors(run->spec, run->quantized.weights)) {
+    auto tensor = written->Get(name);
+    ASSERT_TRUE(tensor.ok()) << name;
+    ASSERT_EQ(tensor->dtype(), DType::kBF16) << name;
+    const Tensor back = tensor->ToFloat32();
+    const Tensor original = run->checkpoint.Get(name)->ToFloat32();
+    bool differs = false;
+    for (int64_t i = 0; i < expected.num_elements(); ++i) {
+      // Each value is the job's fp32 result rounded to bf16 (8 significant bits).
+      const float want = expected.data<float>()[i], got = back.data<float>()[i];
+      ASSERT_LE(std::fabs(got - want), std::fabs(want) * (1.0f / 256) + 1e-30f) << name << " " << i;
+      differs |= got != original.data<float>()[i];
+    }
+    changed += differs;
+  }
+  EXPECT_GE(changed, 2 * 9) << "every linear and norm of both blocks is rewritten";
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/export/quench_artifact.h"
+#include "core/util/status_macros.h"
 #include "kernels/cpu/cpu_backend.h"
 
 namespace quench::testing {
@@ -24,14 +26,16 @@ std::optional<JobRun> RunJob(const std::filesystem::path& model_dir, const Recip
   auto backend = kernels::MakeCpuBackend();
   Transformer original(*spec, *weights, *backend);
   auto worker = MakeLocalShardWorker(original);
-  auto outcome = RunQuantizationJob(*spec, *weights, *plan, recipe, calibration, *worker, options);
+  CollectingSink collected;
+  auto outcome = RunQuantizationJob(*spec, *weights, *plan, recipe, calibration, *worker,
+                                    {&collected}, options);
   if (!outcome.ok()) {
     ADD_FAILURE() << outcome.status();
     return std::nullopt;
   }
-  JobRun run{*spec, *checkpoint, *weights, std::move(*outcome), std::nullopt};
+  JobRun run{*spec, *checkpoint, *weights, std::move(*outcome), std::move(collected), std::nullopt};
   if (!evaluation.empty()) {
-    Transformer quantized(run.spec, run.outcome.weights, *backend);
+    Transformer quantized(run.spec, run.quantized.weights, *backend);
     Transformer reference(run.spec, run.original, *backend);
     auto comparison = CompareModels(reference, quantized, evaluation);
     if (!comparison.ok()) {
@@ -41,6 +45,26 @@ std::optional<JobRun> RunJob(const std::filesystem::path& model_dir, const Recip
     run.comparison = *comparison;
   }
   return run;
+}
+
+absl::Status ReplayInto(const JobRun& run, QuantizationSink& sink) {
+  ModelWeights globals = run.quantized.weights;
+  globals.layers.clear();
+  const auto& embedding = run.quantized.embedding;
+  QUENCH_RETURN_IF_ERROR(sink.Begin(globals, embedding ? &*embedding : nullptr));
+  for (int64_t layer = 0; layer < run.spec.num_layers; ++layer) {
+    std::vector<QuantizedLinear> linears;
+    for (const auto& linear : run.quantized.linears) {
+      if (linear.plan.layer == layer) linears.push_back(linear);
+    }
+    QUENCH_RETURN_IF_ERROR(sink.AddBlock(layer, run.quantized.weights.layers[layer], linears));
+  }
+  return sink.Finish();
+}
+
+absl::Status WriteQuenchArtifact(const JobRun& run, const std::filesystem::path& path) {
+  QUENCH_ASSIGN_OR_RETURN(auto writer, QuenchArtifactWriter::Create(path, run.spec, {}));
+  return ReplayInto(run, *writer);
 }
 
 }  // namespace quench::testing

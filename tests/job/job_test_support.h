@@ -17,6 +17,7 @@ struct JobRun {
   Checkpoint checkpoint;
   ModelWeights original;
   QuantizationOutcome outcome;
+  CollectingSink quantized;  // everything the job produced, in memory
   std::optional<ComparisonResult> comparison;
 };
 
@@ -24,5 +25,11 @@ struct JobRun {
 std::optional<JobRun> RunJob(const std::filesystem::path& model_dir, const Recipe& recipe,
                              const TokenSequences& calibration, const TokenSequences& evaluation,
                              const DriverOptions& options = {});
+
+// Replays a run's results into `sink` as the driver hands them over: globals, blocks in order.
+absl::Status ReplayInto(const JobRun& run, QuantizationSink& sink);
+
+// Replays a run's results through a QuenchArtifactWriter.
+absl::Status WriteQuenchArtifact(const JobRun& run, const std::filesystem::path& path);
 
 }  // namespace quench::testing

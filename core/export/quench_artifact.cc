@@ -1,13 +1,9 @@
-#include "core/export/artifacts.h"
-
-#include <set>
+#include "core/export/quench_artifact.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "core/export/model_tensors.h"
-#include "core/io/safetensors_writer.h"
 #include "core/util/status_macros.h"
-#include "nlohmann/json.hpp"
 
 namespace quench {
 namespace {
@@ -108,104 +104,69 @@ void UnpackCodes(const Tensor& packed, QuantizedTensor& q) {
   }
 }
 
-absl::Status CopyFile(const fs::path& from, const fs::path& to) {
-  QUENCH_ASSIGN_OR_RETURN(std::string contents, ReadFileToString(from));
-  return WriteFileAtomically(to, contents);
-}
-
 }  // namespace
 
-absl::Status WriteFakeQuantModel(const fs::path& source_dir, const ModelSpec& spec,
-                                 const Checkpoint& source, const ModelWeights& quantized,
-                                 const fs::path& out_dir,
-                                 const std::map<std::string, std::string>& metadata) {
-  std::error_code error;
-  fs::create_directories(out_dir, error);
-  if (error) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(out_dir.string(), ": cannot create: ", error.message()));
+absl::StatusOr<std::unique_ptr<QuenchArtifactWriter>> QuenchArtifactWriter::Create(
+    const fs::path& path, const ModelSpec& spec,
+    const std::map<std::string, std::string>& metadata) {
+  QUENCH_ASSIGN_OR_RETURN(auto writer, SpooledSafetensorsWriter::Create(path));
+  return std::unique_ptr<QuenchArtifactWriter>(
+      new QuenchArtifactWriter(std::move(writer), spec, metadata));
+}
+
+absl::Status QuenchArtifactWriter::AddQuantized(const std::string& name, const QuantizedTensor& q,
+                                                const std::vector<float>& awq_scales) {
+  grids_[name] = GridToJson(q.grid);
+  quantized_weights_.insert(absl::StrCat(name, ".weight"));
+  QUENCH_RETURN_IF_ERROR(writer_.Add(absl::StrCat(name, ".qcodes"), PackCodes(q)));
+  std::vector<float> scales;
+  std::vector<int32_t> zeros;
+  for (const auto& p : q.params) {
+    scales.push_back(p.scale);
+    zeros.push_back(p.zero);
   }
-  const auto replacements = NamedModelTensors(spec, quantized);
-  std::vector<SafetensorsTensorSpec> specs;
-  std::vector<const SafetensorsFile*> files;
-  std::vector<const SafetensorsEntry*> entries;
-  std::map<std::string, std::string> out_metadata = metadata;
-  for (const auto& file : source.files()) {
-    for (const auto& entry : file.entries()) {
-      specs.push_back({entry.name, entry.dtype, entry.shape});
-      files.push_back(&file);
-      entries.push_back(&entry);
-    }
+  QUENCH_RETURN_IF_ERROR(writer_.Add(absl::StrCat(name, ".qscales"),
+                                     VectorTensor(scales, DType::kF32, {q.rows, q.num_groups})));
+  if (q.grid.kind == GridKind::kInt && !q.grid.symmetric) {
+    QUENCH_RETURN_IF_ERROR(writer_.Add(absl::StrCat(name, ".qzeros"),
+                                       VectorTensor(zeros, DType::kI32, {q.rows, q.num_groups})));
   }
-  for (const auto& [alias, target] : source.aliases()) out_metadata[alias] = target;
-  QUENCH_ASSIGN_OR_RETURN(
-      auto writer, SafetensorsWriter::Create(out_dir / "model.safetensors", specs, out_metadata));
-  for (size_t i = 0; i < specs.size(); ++i) {
-    const auto replacement = replacements.find(specs[i].name);
-    if (replacement == replacements.end() || !IsFloatingPoint(specs[i].dtype)) {
-      QUENCH_RETURN_IF_ERROR(writer.Append(files[i]->View(*entries[i]).bytes()));
-      continue;
-    }
-    Tensor converted = Tensor::Zeros(specs[i].dtype, specs[i].shape);
-    ConvertFromFloat(replacement->second.data<float>(), specs[i].dtype,
-                     converted.mutable_data<uint8_t>(),
-                     static_cast<size_t>(converted.num_elements()));
-    QUENCH_RETURN_IF_ERROR(writer.Append(converted.bytes()));
-  }
-  QUENCH_RETURN_IF_ERROR(writer.Finish());
-  // Everything else a runtime needs to load the directory: config and tokenizer files.
-  for (const char* name : {"config.json", "generation_config.json", "tokenizer.json",
-                           "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json"}) {
-    if (fs::exists(source_dir / name))
-      QUENCH_RETURN_IF_ERROR(CopyFile(source_dir / name, out_dir / name));
+  QUENCH_RETURN_IF_ERROR(
+      writer_.Add(absl::StrCat(name, ".g_idx"), VectorTensor(q.g_idx, DType::kI32, {q.cols})));
+  if (awq_scales.empty()) return absl::OkStatus();
+  return writer_.Add(
+      absl::StrCat(name, ".awq_scales"),
+      VectorTensor(awq_scales, DType::kF32, {static_cast<int64_t>(awq_scales.size())}));
+}
+
+absl::Status QuenchArtifactWriter::AddPlain(const std::map<std::string, Tensor>& named) {
+  for (const auto& [name, tensor] : named) {
+    if (quantized_weights_.count(name) == 0) QUENCH_RETURN_IF_ERROR(writer_.Add(name, tensor));
   }
   return absl::OkStatus();
 }
 
-absl::Status WriteQuenchArtifact(const fs::path& path, const ModelSpec& spec,
-                                 const QuantizationOutcome& outcome,
-                                 const std::map<std::string, std::string>& metadata) {
-  std::vector<std::pair<std::string, Tensor>> tensors;
-  json grids = json::object();
-  std::set<std::string> quantized_weights;
-  auto add_quantized = [&](const std::string& name, const QuantizedTensor& q,
-                           const std::vector<float>& awq_scales) {
-    grids[name] = GridToJson(q.grid);
-    quantized_weights.insert(absl::StrCat(name, ".weight"));
-    tensors.emplace_back(absl::StrCat(name, ".qcodes"), PackCodes(q));
-    std::vector<float> scales;
-    std::vector<int32_t> zeros;
-    for (const auto& p : q.params) {
-      scales.push_back(p.scale);
-      zeros.push_back(p.zero);
-    }
-    tensors.emplace_back(absl::StrCat(name, ".qscales"),
-                         VectorTensor(scales, DType::kF32, {q.rows, q.num_groups}));
-    if (q.grid.kind == GridKind::kInt && !q.grid.symmetric) {
-      tensors.emplace_back(absl::StrCat(name, ".qzeros"),
-                           VectorTensor(zeros, DType::kI32, {q.rows, q.num_groups}));
-    }
-    tensors.emplace_back(absl::StrCat(name, ".g_idx"),
-                         VectorTensor(q.g_idx, DType::kI32, {q.cols}));
-    if (!awq_scales.empty()) {
-      tensors.emplace_back(
-          absl::StrCat(name, ".awq_scales"),
-          VectorTensor(awq_scales, DType::kF32, {static_cast<int64_t>(awq_scales.size())}));
-    }
-  };
-  for (const auto& linear : outcome.linears)
-    add_quantized(linear.plan.name, linear.quantized, linear.awq_scales);
-  if (outcome.embedding) {
-    add_quantized(std::string(absl::StripSuffix(spec.EmbeddingName(), ".weight")),
-                  *outcome.embedding, {});
+absl::Status QuenchArtifactWriter::Begin(const ModelWeights& globals,
+                                         const QuantizedTensor* embedding) {
+  if (embedding != nullptr) {
+    QUENCH_RETURN_IF_ERROR(AddQuantized(
+        std::string(absl::StripSuffix(spec_.EmbeddingName(), ".weight")), *embedding, {}));
   }
-  for (const auto& [name, tensor] : NamedModelTensors(spec, outcome.weights)) {
-    if (quantized_weights.count(name) == 0) tensors.emplace_back(name, tensor);
-  }
-  std::map<std::string, std::string> out_metadata = metadata;
-  out_metadata.insert_or_assign("quench.format", kFormatVersion);
-  out_metadata["quench.grids"] = grids.dump();
-  return WriteSafetensors(path, tensors, out_metadata);
+  return AddPlain(NamedGlobalTensors(spec_, globals));
+}
+
+absl::Status QuenchArtifactWriter::AddBlock(int64_t layer, const LayerWeights& weights,
+                                            const std::vector<QuantizedLinear>& linears) {
+  for (const auto& linear : linears)
+    QUENCH_RETURN_IF_ERROR(AddQuantized(linear.plan.name, linear.quantized, linear.awq_scales));
+  return AddPlain(NamedLayerTensors(spec_, layer, weights));
+}
+
+absl::Status QuenchArtifactWriter::Finish() {
+  std::map<std::string, std::string> metadata = metadata_;
+  metadata.insert_or_assign("quench.format", kFormatVersion);
+  metadata["quench.grids"] = grids_.dump();
+  return writer_.Finish(metadata);
 }
 
 absl::StatusOr<std::map<std::string, QuantizedTensor>> ReadQuenchArtifact(const fs::path& path) {
