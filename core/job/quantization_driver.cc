@@ -2,11 +2,13 @@
 
 #include <Eigen/Core>
 #include <chrono>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "core/job/awq_block.h"
 #include "core/job/job_internal.h"
 #include "core/quant/gptq.h"
+#include "core/util/memory_policy.h"
 #include "core/util/status_macros.h"
 
 namespace quench {
@@ -60,19 +62,27 @@ absl::StatusOr<GroupStatistics> ReduceStatistics(ShardWorker& worker,
                                                  const std::vector<int64_t>& visit_order,
                                                  const LayerWeights& weights, InputGroup group,
                                                  bool with_abs_sums) {
-  std::vector<std::optional<GroupStatistics>> partials(visit_order.size());
+  // Partials are merged as soon as every earlier shard's has been: the sum is always taken in
+  // shard order, and visiting in order holds one partial (a cols² Hessian) at a time.
+  std::map<int64_t, GroupStatistics> pending;
+  std::optional<GroupStatistics> total;
+  int64_t next = 0;
   for (int64_t shard : visit_order) {
-    QUENCH_ASSIGN_OR_RETURN(partials[shard],
+    QUENCH_ASSIGN_OR_RETURN(pending[shard],
                             worker.CollectStatistics(shard, weights, group, with_abs_sums));
+    for (auto it = pending.find(next); it != pending.end(); it = pending.find(++next)) {
+      GroupStatistics partial = std::move(it->second);
+      pending.erase(it);
+      if (!total) {
+        total = std::move(partial);
+        continue;
+      }
+      total->hessian.Merge(partial.hessian);
+      total->tokens += partial.tokens;
+      for (size_t c = 0; c < total->abs_sums.size(); ++c) total->abs_sums[c] += partial.abs_sums[c];
+    }
   }
-  GroupStatistics total = std::move(*partials[0]);
-  for (size_t s = 1; s < partials.size(); ++s) {
-    total.hessian.Merge(partials[s]->hessian);
-    total.tokens += partials[s]->tokens;
-    for (size_t c = 0; c < total.abs_sums.size(); ++c)
-      total.abs_sums[c] += partials[s]->abs_sums[c];
-  }
-  return total;
+  return *std::move(total);
 }
 
 namespace {
@@ -245,6 +255,9 @@ absl::StatusOr<QuantizationOutcome> RunQuantizationJob(
     out.linears += static_cast<int64_t>(linears.size());
     for (QuantizationSink* sink : sinks)
       QUENCH_RETURN_IF_ERROR(sink->AddBlock(block.layer, layer, linears));
+    layer = {};
+    linears.clear();
+    ReleaseFreedMemory();
     if (options.progress) {
       options.progress(
           {block.layer + 1, spec.num_layers, absl::StrCat("block ", block.layer, " done")});
