@@ -13,6 +13,7 @@
 #include "client/progress.h"
 #include "core/data/sample_selection.h"
 #include "core/eval/compare.h"
+#include "core/export/export_outputs.h"
 #include "core/export/fake_quant_writer.h"
 #include "core/export/quench_artifact.h"
 #include "core/job/quantization_driver.h"
@@ -68,6 +69,15 @@ absl::Status Run(const QuantizeFlags& flags) {
   QUENCH_ASSIGN_OR_RETURN(const Recipe recipe, ResolveRecipe(flags));
   QUENCH_ASSIGN_OR_RETURN(LoadedModel model, LoadModel(flags.model));
   QUENCH_ASSIGN_OR_RETURN(const QuantPlan plan, MakeQuantPlan(model.spec, recipe));
+  for (const std::string& output : recipe.outputs) {
+    if (output == "compressed_tensors" || output == "gguf") {
+      return absl::UnimplementedError(
+          absl::StrCat("output '", output,
+                       "' is not written by this version yet; available: fake_quant, "
+                       "quench, gptq, gptq_v2, awq"));
+    }
+  }
+  QUENCH_RETURN_IF_ERROR(CheckPlanForExports(model.spec, plan, recipe));
   QUENCH_ASSIGN_OR_RETURN(const TokenSequences calibration, LoadCalibration(recipe, flags.model));
 
   const std::filesystem::path out_dir = flags.out;
@@ -99,6 +109,13 @@ absl::Status Run(const QuantizeFlags& flags) {
                                              *worker, {fake_quant.get(), artifact.get()}, options));
   progress.Finish();
   const double quantize_seconds = SecondsSince(start);
+  std::vector<std::string> exports;
+  for (const std::string& output : recipe.outputs) {
+    if (!IsCheckpointExport(output)) continue;
+    QUENCH_RETURN_IF_ERROR(WriteExport(output, out_dir / "quench.safetensors", model.spec,
+                                       model.checkpoint, flags.model, out_dir));
+    exports.push_back(output);
+  }
   QUENCH_RETURN_IF_ERROR(WriteFileAtomically(out_dir / "recipe.yaml", RecipeToYaml(recipe)));
 
   nlohmann::ordered_json report;
@@ -175,8 +192,9 @@ absl::Status Run(const QuantizeFlags& flags) {
         100.0 * (comparison->candidate.perplexity() / comparison->reference.perplexity() - 1.0),
         comparison->mean_kl(), 100.0 * comparison->top1_agreement());
   }
-  std::cout << "wrote " << (out_dir / "fake_quant").string() << "/, "
-            << (out_dir / "quench.safetensors").string() << ", "
+  std::cout << "wrote " << (out_dir / "fake_quant").string() << "/, ";
+  for (const auto& output : exports) std::cout << (out_dir / output).string() << "/, ";
+  std::cout << (out_dir / "quench.safetensors").string() << ", "
             << (out_dir / "report.json").string() << "\n";
   return absl::OkStatus();
 }
@@ -194,7 +212,10 @@ void RegisterLocalCommand(CLI::App& app, int& exit_code) {
       "evaluates the quantized model against the original when evaluation data is given.\n\n"
       "Writes into --out: fake_quant/ (a Hugging Face model directory with the dequantized "
       "weights), quench.safetensors (codes, scales, zero points, g_idx for the exporters), "
-      "recipe.yaml (the recipe as run) and report.json.\n\n"
+      "recipe.yaml (the recipe as run) and report.json, plus a directory per checkpoint format "
+      "the recipe's `outputs` lists: gptq/ (GPTQ v1, as transformers and vLLM load it), "
+      "gptq_v2/, awq/ (AWQ gemm). Layers a listed format cannot hold are reported before any "
+      "work starts.\n\n"
       "Example:\n  quench local quantize --model ../shared/models/stories260K --preset gptq-w4g32 "
       "\\\n"
       "    --calib ../shared/data/stories260K-calib.jsonl --eval "

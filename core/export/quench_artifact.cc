@@ -169,7 +169,7 @@ absl::Status QuenchArtifactWriter::Finish() {
   return writer_.Finish(metadata);
 }
 
-absl::StatusOr<std::map<std::string, QuantizedTensor>> ReadQuenchArtifact(const fs::path& path) {
+absl::StatusOr<QuenchArtifactReader> QuenchArtifactReader::Open(const fs::path& path) {
   QUENCH_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Open(path));
   const auto format = file.metadata().find("quench.format");
   const auto grids_text = file.metadata().find("quench.grids");
@@ -183,48 +183,116 @@ absl::StatusOr<std::map<std::string, QuantizedTensor>> ReadQuenchArtifact(const 
     return absl::InvalidArgumentError(
         absl::StrCat(path.string(), ": quench.grids is not a JSON object"));
   }
-  std::map<std::string, QuantizedTensor> result;
+  QuenchArtifactReader reader;
+  std::set<std::string> parts;  // tensors that belong to a quantized weight
   for (const auto& [name, grid_json] : grids.items()) {
     QUENCH_ASSIGN_OR_RETURN(GridSpec grid, GridFromJson(grid_json, name));
     const auto* codes = file.Find(absl::StrCat(name, ".qcodes"));
     const auto* scales = file.Find(absl::StrCat(name, ".qscales"));
     const auto* g_idx = file.Find(absl::StrCat(name, ".g_idx"));
     if (codes == nullptr || scales == nullptr || g_idx == nullptr || codes->shape.size() != 2 ||
-        codes->dtype != DType::kU8 || scales->dtype != DType::kF32 || g_idx->dtype != DType::kI32) {
+        codes->dtype != DType::kU8 || scales->dtype != DType::kF32 || g_idx->dtype != DType::kI32 ||
+        g_idx->shape.size() != 1) {
       return absl::InvalidArgumentError(
           absl::StrCat(path.string(), ": '", name, "' lacks well-formed qcodes/qscales/g_idx"));
     }
-    if (g_idx->shape.size() != 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path.string(), ": '", name, "' g_idx is not 1-D"));
-    }
-    QUENCH_ASSIGN_OR_RETURN(QuantizedTensor q,
+    QUENCH_ASSIGN_OR_RETURN(QuantizedTensor shape,
                             MakeQuantizedTensor(grid, codes->shape[0], g_idx->shape[0]));
-    if (scales->shape != Shape{q.rows, q.num_groups} || codes->shape[1] != PackedCodeColumns(q)) {
+    if (scales->shape != Shape{shape.rows, shape.num_groups} ||
+        codes->shape[1] != PackedCodeColumns(shape)) {
       return absl::InvalidArgumentError(
           absl::StrCat(path.string(), ": '", name, "' has inconsistent shapes"));
     }
-    UnpackCodes(file.View(*codes), q);
-    const Tensor scale_tensor = file.View(*scales).ToFloat32();
-    const Tensor index_tensor = file.View(*g_idx);
-    std::memcpy(q.g_idx.data(), index_tensor.raw_data(), q.g_idx.size() * sizeof(int32_t));
-    for (int32_t group : q.g_idx) {
-      if (group < 0 || group >= q.num_groups) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(path.string(), ": '", name, "' g_idx out of range"));
-      }
+    const auto* zeros = file.Find(absl::StrCat(name, ".qzeros"));
+    if (zeros != nullptr && (zeros->dtype != DType::kI32 || zeros->shape != scales->shape)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path.string(), ": '", name, "' qzeros malformed"));
     }
-    std::vector<int32_t> zeros(q.params.size(), 0);
-    if (const auto* zero_entry = file.Find(absl::StrCat(name, ".qzeros")); zero_entry != nullptr) {
-      if (zero_entry->dtype != DType::kI32 || zero_entry->shape != scales->shape) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(path.string(), ": '", name, "' qzeros malformed"));
-      }
-      std::memcpy(zeros.data(), file.View(*zero_entry).raw_data(), zeros.size() * sizeof(int32_t));
+    const auto* awq_scales = file.Find(absl::StrCat(name, ".awq_scales"));
+    if (awq_scales != nullptr &&
+        (awq_scales->dtype != DType::kF32 || awq_scales->shape != Shape{shape.cols})) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path.string(), ": '", name, "' awq_scales malformed"));
     }
-    for (size_t i = 0; i < q.params.size(); ++i)
-      q.params[i] = {scale_tensor.data<float>()[i], zeros[i]};
-    result[name] = std::move(q);
+    for (const char* suffix : {".qcodes", ".qscales", ".qzeros", ".g_idx", ".awq_scales"})
+      parts.insert(absl::StrCat(name, suffix));
+    reader.quantized_[name] = {grid, shape.rows, shape.cols};
+  }
+  for (const auto& entry : file.entries()) {
+    if (parts.count(entry.name) == 0) reader.plain_.push_back(entry.name);
+  }
+  reader.file_ = std::move(file);
+  return reader;
+}
+
+std::vector<std::string> QuenchArtifactReader::QuantizedNames() const {
+  std::vector<std::string> names;
+  for (const auto& [name, info] : quantized_) names.push_back(name);
+  return names;
+}
+
+const QuenchArtifactReader::QuantizedInfo* QuenchArtifactReader::FindQuantized(
+    absl::string_view name) const {
+  const auto it = quantized_.find(name);
+  return it == quantized_.end() ? nullptr : &it->second;
+}
+
+absl::StatusOr<QuantizedTensor> QuenchArtifactReader::ReadQuantized(absl::string_view name) const {
+  const QuantizedInfo* info = FindQuantized(name);
+  if (info == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat(file_.path().string(), ": no quantized tensor '", name, "'"));
+  }
+  QUENCH_ASSIGN_OR_RETURN(QuantizedTensor q,
+                          MakeQuantizedTensor(info->grid, info->rows, info->cols));
+  UnpackCodes(file_.View(*file_.Find(absl::StrCat(name, ".qcodes"))), q);
+  const Tensor scales = file_.View(*file_.Find(absl::StrCat(name, ".qscales"))).ToFloat32();
+  const Tensor g_idx = file_.View(*file_.Find(absl::StrCat(name, ".g_idx")));
+  std::memcpy(q.g_idx.data(), g_idx.raw_data(), q.g_idx.size() * sizeof(int32_t));
+  for (int32_t group : q.g_idx) {
+    if (group < 0 || group >= q.num_groups) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(file_.path().string(), ": '", name, "' g_idx out of range"));
+    }
+  }
+  std::vector<int32_t> zeros(q.params.size(), 0);
+  if (const auto* entry = file_.Find(absl::StrCat(name, ".qzeros")); entry != nullptr)
+    std::memcpy(zeros.data(), file_.View(*entry).raw_data(), zeros.size() * sizeof(int32_t));
+  for (size_t i = 0; i < q.params.size(); ++i) q.params[i] = {scales.data<float>()[i], zeros[i]};
+  return q;
+}
+
+std::vector<float> QuenchArtifactReader::ReadAwqScales(absl::string_view name) const {
+  const auto* entry = file_.Find(absl::StrCat(name, ".awq_scales"));
+  if (entry == nullptr) return {};
+  const Tensor t = file_.View(*entry).ToFloat32();
+  return std::vector<float>(t.data<float>(), t.data<float>() + t.num_elements());
+}
+
+bool QuenchArtifactReader::HasSequentialGroups(absl::string_view name) const {
+  const QuantizedInfo* info = FindQuantized(name);
+  if (info == nullptr) return false;
+  const Tensor g_idx = file_.View(*file_.Find(absl::StrCat(name, ".g_idx")));
+  const int64_t group_size = info->grid.EffectiveGroupSize(info->cols);
+  for (int64_t c = 0; c < info->cols; ++c) {
+    int32_t group = 0;
+    std::memcpy(&group, g_idx.raw_data() + c * sizeof(int32_t), sizeof(group));
+    const int64_t expected = info->grid.granularity == Granularity::kGroup ? c / group_size : 0;
+    if (group != expected) return false;
+  }
+  return true;
+}
+
+Tensor QuenchArtifactReader::ReadPlain(absl::string_view name) const {
+  const auto* entry = file_.Find(name);
+  return entry == nullptr ? Tensor() : file_.View(*entry);
+}
+
+absl::StatusOr<std::map<std::string, QuantizedTensor>> ReadQuenchArtifact(const fs::path& path) {
+  QUENCH_ASSIGN_OR_RETURN(const QuenchArtifactReader reader, QuenchArtifactReader::Open(path));
+  std::map<std::string, QuantizedTensor> result;
+  for (const auto& name : reader.QuantizedNames()) {
+    QUENCH_ASSIGN_OR_RETURN(result[name], reader.ReadQuantized(name));
   }
   return result;
 }

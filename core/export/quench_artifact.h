@@ -49,7 +49,42 @@ class QuenchArtifactWriter : public QuantizationSink {
   std::set<std::string> quantized_weights_;  // "<name>.weight" of each quantized tensor
 };
 
-// Reads the quantized linears (and embedding) of a quench.safetensors back.
+// Reads a quench.safetensors one tensor at a time (the exporters hold one tensor at a time).
+// Open() checks every quantized tensor's parts for presence, dtypes and consistent shapes.
+class QuenchArtifactReader {
+ public:
+  struct QuantizedInfo {
+    GridSpec grid;
+    int64_t rows = 0;
+    int64_t cols = 0;
+  };
+
+  static absl::StatusOr<QuenchArtifactReader> Open(const std::filesystem::path& path);
+
+  // Quantized tensors by module name ("model.layers.0.mlp.up_proj", "model.embed_tokens"),
+  // sorted; null when `name` is not one of them.
+  std::vector<std::string> QuantizedNames() const;
+  const QuantizedInfo* FindQuantized(absl::string_view name) const;
+  absl::StatusOr<QuantizedTensor> ReadQuantized(absl::string_view name) const;
+  std::vector<float> ReadAwqScales(absl::string_view name) const;  // empty when none
+  // True when column c of `name` is in group c / group_size for every c (no act-order
+  // permutation): what formats without g_idx (AWQ, GGUF) require.
+  bool HasSequentialGroups(absl::string_view name) const;
+
+  // Every other tensor of the final model (norms, biases, unquantized weights), fp32, in file
+  // order; ReadPlain gives an empty tensor for an unknown name.
+  const std::vector<std::string>& PlainNames() const { return plain_; }
+  Tensor ReadPlain(absl::string_view name) const;
+  const SafetensorsFile& file() const { return file_; }
+
+ private:
+  QuenchArtifactReader() = default;
+  SafetensorsFile file_;
+  std::map<std::string, QuantizedInfo, std::less<>> quantized_;
+  std::vector<std::string> plain_;
+};
+
+// Every quantized tensor of a quench.safetensors, in memory (tests, small models).
 absl::StatusOr<std::map<std::string, QuantizedTensor>> ReadQuenchArtifact(
     const std::filesystem::path& path);
 

@@ -32,10 +32,10 @@ inline constexpr Named<DType> kScaleDTypes[] = {
 inline constexpr Named<Observer> kObservers[] = {
     {"minmax", Observer::kMinMax}, {"percentile", Observer::kPercentile}, {"mse", Observer::kMse}};
 
-// Output formats: the first two are written today, the rest are accepted for forward
-// compatibility of recipe files.
-inline constexpr std::string_view kOutputNames[] = {"fake_quant",         "quench", "gptq", "awq",
-                                                    "compressed_tensors", "gguf"};
+// Output formats. fake_quant and quench are always written (the exports are made from
+// quench.safetensors); gptq writes v1 zero points ("zero − 1"), gptq_v2 stores them as they are.
+inline constexpr std::string_view kOutputNames[] = {
+    "fake_quant", "quench", "gptq", "gptq_v2", "awq", "compressed_tensors", "gguf"};
 
 // Joins names with ", " for messages.
 template <typename Range>

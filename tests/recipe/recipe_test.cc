@@ -590,7 +590,7 @@ const BadRecipe kBadRecipes[] = {
     {"bad output name",
      "outputs: [fake_quant, onnx]",
      {"outputs[1]: unknown output 'onnx'",
-      "allowed: fake_quant, quench, gptq, awq, compressed_tensors, gguf"}},
+      "allowed: fake_quant, quench, gptq, gptq_v2, awq, compressed_tensors, gguf"}},
     {"override without match",
      "overrides: [{skip: true}]",
      {"recipe.yaml:1:13: 'overrides[0].match' is missing", "regex"}},

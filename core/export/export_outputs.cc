@@ -1,0 +1,68 @@
+#include "core/export/export_outputs.h"
+
+#include "absl/strings/str_cat.h"
+#include "core/export/awq_format.h"
+#include "core/export/gptq_format.h"
+#include "core/export/quench_artifact.h"
+#include "core/util/status_macros.h"
+
+namespace quench {
+
+bool IsCheckpointExport(const std::string& output) {
+  return output == "gptq" || output == "gptq_v2" || output == "awq";
+}
+
+absl::Status CheckPlanForExports(const ModelSpec& spec, const QuantPlan& plan,
+                                 const Recipe& recipe) {
+  for (const std::string& output : recipe.outputs) {
+    if (!IsCheckpointExport(output)) continue;
+    const auto fail = [&](absl::string_view what, absl::string_view why) {
+      return absl::InvalidArgumentError(absl::StrCat("output '", output, "': ", what, ": ", why));
+    };
+    if (plan.embedding) {
+      return fail("the embedding",
+                  "this format cannot hold a quantized embedding; set `embedding: null` or drop "
+                  "the output");
+    }
+    const bool permuted_groups =
+        recipe.method == QuantMethod::kGptq && recipe.gptq.act_order && !recipe.gptq.static_groups;
+    std::optional<int64_t> group_size;
+    for (const PlannedBlock& block : plan.blocks) {
+      for (const PlannedGroup& group : block.groups) {
+        for (const PlannedLinear& linear : group.linears) {
+          const auto [out, in] = spec.LinearShape(linear.role);
+          const absl::Status fits = output == "awq" ? CheckAwqLinear(linear.grid, out, in)
+                                                    : CheckGptqLinear(linear.grid, out, in);
+          if (!fits.ok()) return fail(linear.name, fits.message());
+          if (output != "awq") continue;
+          if (permuted_groups) {
+            return fail(linear.name,
+                        "AWQ has no g_idx, so GPTQ act-order needs `static_groups: true`");
+          }
+          if (group_size && *group_size != linear.grid.group_size) {
+            return fail(linear.name, "AWQ holds one group size for every layer");
+          }
+          group_size = linear.grid.group_size;
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteExport(const std::string& output, const std::filesystem::path& artifact_path,
+                         const ModelSpec& spec, const Checkpoint& source,
+                         const std::filesystem::path& source_dir,
+                         const std::filesystem::path& out_dir) {
+  QUENCH_ASSIGN_OR_RETURN(const QuenchArtifactReader artifact,
+                          QuenchArtifactReader::Open(artifact_path));
+  const auto target = out_dir / output;
+  if (output == "gptq")
+    return WriteGptqModel(artifact, spec, source, source_dir, target, GptqZeroConvention::kV1);
+  if (output == "gptq_v2")
+    return WriteGptqModel(artifact, spec, source, source_dir, target, GptqZeroConvention::kV2);
+  if (output == "awq") return WriteAwqModel(artifact, spec, source, source_dir, target);
+  return absl::InvalidArgumentError(absl::StrCat("no checkpoint export named '", output, "'"));
+}
+
+}  // namespace quench

@@ -1,0 +1,32 @@
+// The checkpoint formats a job can write besides fake_quant/ and quench.safetensors, checked
+// against the plan before any work starts (a layer a format cannot hold is an error up front,
+// not after an hour of solving) and written from quench.safetensors after the job.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/io/checkpoint.h"
+#include "core/job/quant_plan.h"
+#include "core/model/model_spec.h"
+#include "core/recipe/recipe.h"
+
+namespace quench {
+
+// True for the outputs this module writes: gptq, gptq_v2, awq.
+bool IsCheckpointExport(const std::string& output);
+
+// Every planned linear (and the embedding) must fit every listed export; the message names the
+// layer, the format and what to change in the recipe.
+absl::Status CheckPlanForExports(const ModelSpec& spec, const QuantPlan& plan,
+                                 const Recipe& recipe);
+
+// Writes `output` into out_dir/<output>/ from the artifact.
+absl::Status WriteExport(const std::string& output, const std::filesystem::path& artifact_path,
+                         const ModelSpec& spec, const Checkpoint& source,
+                         const std::filesystem::path& source_dir,
+                         const std::filesystem::path& out_dir);
+
+}  // namespace quench
