@@ -14,6 +14,7 @@ void RegisterTokenizeCommand(CLI::App& app, int& exit_code);
 void RegisterLocalCommand(CLI::App& app, int& exit_code);
 void RegisterRecipeCommand(CLI::App& app, int& exit_code);
 void RegisterTestgenCommand(CLI::App& app, int& exit_code);
+void RegisterExportCommand(CLI::App& app, int& exit_code);
 
 // Prints "quench <command>: error: <message>" to stderr and returns the exit code for it.
 int ReportError(std::string_view command, const absl::Status& status);

@@ -1,7 +1,5 @@
 // `quench local quantize`: a whole quantization job in this process, through the same driver
 // the service uses.
-#include <sys/resource.h>
-
 #include <chrono>
 #include <iostream>
 
@@ -19,6 +17,7 @@
 #include "core/job/quantization_driver.h"
 #include "core/recipe/recipe.h"
 #include "core/util/atomic_file.h"
+#include "core/util/process_memory.h"
 #include "core/util/status_macros.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "nlohmann/json.hpp"
@@ -160,9 +159,7 @@ absl::Status Run(const QuantizeFlags& flags) {
     report["evaluation"] = ComparisonJson(*comparison);
   }
   report["total_seconds"] = SecondsSince(start);
-  struct rusage usage {};
-  ::getrusage(RUSAGE_SELF, &usage);
-  report["peak_rss_bytes"] = static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux: KiB
+  report["peak_rss_bytes"] = PeakResidentBytes();
   QUENCH_RETURN_IF_ERROR(WriteFileAtomically(out_dir / "report.json", report.dump(2) + "\n"));
 
   if (flags.json) {

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   quench::cli::RegisterLocalCommand(app, exit_code);
   quench::cli::RegisterEvalCommand(app, exit_code);
+  quench::cli::RegisterExportCommand(app, exit_code);
   quench::cli::RegisterInspectCommand(app, exit_code);
   quench::cli::RegisterTokenizeCommand(app, exit_code);
   quench::cli::RegisterRecipeCommand(app, exit_code);

@@ -8,7 +8,7 @@
 #include "core/job/awq_block.h"
 #include "core/job/job_internal.h"
 #include "core/quant/gptq.h"
-#include "core/util/memory_policy.h"
+#include "core/util/process_memory.h"
 #include "core/util/status_macros.h"
 
 namespace quench {

@@ -96,5 +96,40 @@ TEST(LocalQuantizeTest, ClearErrors) {
   EXPECT_NE(no_calib.output.find("calibration"), std::string::npos) << no_calib.output;
 }
 
+// A recipe listing checkpoint formats gets them from the job, and `quench export` writes the
+// same bytes again from the job's directory without solving.
+TEST(LocalQuantizeTest, RecipeOutputsAndExportCommandWriteTheSameCheckpoints) {
+  TempDir dir;
+  auto testgen = testing::RunCommand(
+      kQuench + " testgen --hidden 64 --intermediate 128 --layers 1 --heads 4 --kv-heads 2 " +
+      "--vocab 96 --dtype F16 --seed 2 --out " + (dir / "model").string());
+  ASSERT_EQ(testgen.exit_code, 0) << testgen.output;
+  auto show = testing::RunCommand(kQuench + " recipe show rtn-w4g32");
+  ASSERT_EQ(show.exit_code, 0);
+  const std::string recipe =
+      show.output.replace(show.output.find("  - quench\n"), 11, "  - quench\n  - gptq\n  - awq\n");
+  ASSERT_TRUE(WriteFileAtomically(dir / "recipe.yaml", recipe).ok());
+  auto job = testing::RunCommand(kQuench + " local quantize --model " + (dir / "model").string() +
+                                 " --recipe " + (dir / "recipe.yaml").string() + " --out " +
+                                 (dir / "job").string());
+  ASSERT_EQ(job.exit_code, 0) << job.output;
+  auto exported = testing::RunCommand(
+      kQuench + " export --job " + (dir / "job").string() + " --model " + (dir / "model").string() +
+      " --format gptq --format awq --out " + (dir / "again").string());
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  for (const char* format : {"gptq", "awq"}) {
+    const auto first = ReadFileToString(dir / "job" / format / "model.safetensors");
+    const auto second = ReadFileToString(dir / "again" / format / "model.safetensors");
+    ASSERT_TRUE(first.ok() && second.ok()) << format;
+    EXPECT_EQ(*first, *second) << format;
+    EXPECT_TRUE(std::filesystem::exists(dir / "job" / format / "config.json")) << format;
+  }
+  auto missing = testing::RunCommand(kQuench + " export --job " + (dir / "nope").string() +
+                                     " --model " + (dir / "model").string() + " --format gptq");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.output.find("--out directory of `quench local quantize`"), std::string::npos)
+      << missing.output;
+}
+
 }  // namespace
 }  // namespace quench

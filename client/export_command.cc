@@ -1,0 +1,72 @@
+// `quench export`: writes a checkpoint format from a finished job's quench.safetensors, without
+// solving again (another format, or the same one after a failed write).
+#include <chrono>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "client/commands.h"
+#include "core/export/export_outputs.h"
+#include "core/io/checkpoint.h"
+#include "core/model/model_spec.h"
+#include "core/util/process_memory.h"
+#include "core/util/status_macros.h"
+
+namespace quench::cli {
+namespace {
+
+struct ExportFlags {
+  std::string job;
+  std::string model;
+  std::vector<std::string> formats;
+  std::string out;
+};
+
+absl::Status Run(const ExportFlags& flags) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::filesystem::path artifact = std::filesystem::path(flags.job) / "quench.safetensors";
+  if (!std::filesystem::exists(artifact)) {
+    return absl::NotFoundError(
+        absl::StrCat(artifact.string(),
+                     " not found: --job takes the --out directory of `quench local quantize`"));
+  }
+  // Only the spec and the mapped checkpoint: the writers read tensors one at a time.
+  QUENCH_ASSIGN_OR_RETURN(const ModelSpec spec, LoadModelSpec(flags.model));
+  QUENCH_ASSIGN_OR_RETURN(const Checkpoint checkpoint, Checkpoint::Open(flags.model));
+  const std::filesystem::path out = flags.out.empty() ? flags.job : flags.out;
+  for (const std::string& format : flags.formats) {
+    QUENCH_RETURN_IF_ERROR(WriteExport(format, artifact, spec, checkpoint, flags.model, out));
+    std::cout << "wrote " << (out / format).string() << "/\n";
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << absl::StrFormat("export: %.2f s, peak RSS %.0f MiB\n", seconds,
+                               PeakResidentBytes() / 1048576.0);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void RegisterExportCommand(CLI::App& app, int& exit_code) {
+  auto flags = std::make_shared<ExportFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "export", "Write GPTQ / AWQ checkpoints from a finished job, without solving again");
+  cmd->footer(
+      "Reads <job>/quench.safetensors (the codes, scales and zero points the job produced) and "
+      "the original model for everything else, and writes one Hugging Face model directory "
+      "per format, tensor by tensor.\n\n"
+      "Formats: gptq (zero points stored minus one, as transformers, vLLM and ExLlama expect), "
+      "gptq_v2 (zero points as they are), awq (AutoAWQ gemm layout; int4, no act-order).\n\n"
+      "Example:\n  quench export --job /tmp/q --model ../shared/models/stories260K --format awq");
+  cmd->add_option("--job", flags->job, "Output directory of `quench local quantize`")->required();
+  cmd->add_option("--model", flags->model, "The model the job quantized")->required();
+  cmd->add_option("--format", flags->formats, "gptq, gptq_v2 or awq (repeatable)")
+      ->required()
+      ->check(CLI::IsMember({"gptq", "gptq_v2", "awq"}));
+  cmd->add_option("--out", flags->out, "Where the format directories go (default: --job)");
+  cmd->callback([flags, &exit_code] {
+    if (const auto status = Run(*flags); !status.ok()) exit_code = ReportError("export", status);
+  });
+}
+
+}  // namespace quench::cli
