@@ -3,8 +3,9 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
+#include "core/export/export_tensors.h"
 #include "core/export/hf_directory_writer.h"
+#include "core/job/quant_plan.h"
 #include "core/util/status_macros.h"
 
 namespace quench {
@@ -59,13 +60,12 @@ absl::Status WriteAwqModel(const QuenchArtifactReader& artifact, const ModelSpec
                            const Checkpoint& source, const std::filesystem::path& source_dir,
                            const std::filesystem::path& out_dir) {
   std::optional<GridSpec> grid;
+  QUENCH_RETURN_IF_ERROR(CheckNoQuantizedEmbedding(artifact, spec, "AWQ"));
   for (const auto& module : artifact.QuantizedNames()) {
     const auto* info = artifact.FindQuantized(module);
     const auto fail = [&](absl::string_view why) {
       return absl::InvalidArgumentError(absl::StrCat(module, ": ", why));
     };
-    if (module == std::string(absl::StripSuffix(spec.EmbeddingName(), ".weight")))
-      return fail("AWQ checkpoints cannot hold a quantized embedding: set `embedding: null`");
     if (const auto fits = CheckAwqLinear(info->grid, info->rows, info->cols); !fits.ok())
       return fail(fits.message());
     if (!artifact.HasSequentialGroups(module))
@@ -80,9 +80,9 @@ absl::Status WriteAwqModel(const QuenchArtifactReader& artifact, const ModelSpec
   nlohmann::ordered_json not_converted = nlohmann::ordered_json::array();
   for (int64_t layer = 0; layer < spec.num_layers; ++layer) {
     for (LinearRole role : kAllLinearRoles) {
-      const std::string module(absl::StripSuffix(spec.LinearName(layer, role), ".weight"));
-      if (spec.HasLinear(role) && artifact.FindQuantized(module) == nullptr)
-        not_converted.push_back(module);
+      if (!spec.HasLinear(role)) continue;
+      const std::string module = LinearModuleName(spec, layer, role);
+      if (artifact.FindQuantized(module) == nullptr) not_converted.push_back(module);
     }
   }
   nlohmann::ordered_json config = {
@@ -93,25 +93,13 @@ absl::Status WriteAwqModel(const QuenchArtifactReader& artifact, const ModelSpec
       {"version", "gemm"},
       {"modules_to_not_convert", not_converted.empty() ? nlohmann::ordered_json() : not_converted}};
 
-  struct Cache {
-    std::string module;
-    QuantizedTensor q;
-  };
-  auto cache = std::make_shared<Cache>();
-  const auto get = [&artifact,
-                    cache](const std::string& module) -> absl::StatusOr<const QuantizedTensor*> {
-    if (cache->module != module) {
-      QUENCH_ASSIGN_OR_RETURN(cache->q, artifact.ReadQuantized(module));
-      cache->module = module;
-    }
-    return &cache->q;
-  };
+  auto cache = std::make_shared<QuantizedModuleCache>(artifact);
   const auto emit = [&](const std::string& module, const QuenchArtifactReader::QuantizedInfo& info,
                         std::vector<OutputTensor>& out) -> absl::Status {
     const int64_t rows = info.rows, cols = info.cols, groups = cols / info.grid.group_size;
     out.push_back({{module + ".qweight", DType::kI32, {cols, rows / 8}},
-                   [get, module]() -> absl::StatusOr<Tensor> {
-                     QUENCH_ASSIGN_OR_RETURN(const QuantizedTensor* q, get(module));
+                   [cache, module]() -> absl::StatusOr<Tensor> {
+                     QUENCH_ASSIGN_OR_RETURN(const QuantizedTensor* q, cache->Get(module));
                      Tensor t = Tensor::Zeros(DType::kI32, {q->cols, q->rows / 8});
                      for (int64_t i = 0; i < q->cols; ++i) {
                        PackAwqRow([&](int64_t o) { return q->codes[o * q->cols + i]; }, q->rows,
@@ -120,8 +108,8 @@ absl::Status WriteAwqModel(const QuenchArtifactReader& artifact, const ModelSpec
                      return t;
                    }});
     out.push_back({{module + ".qzeros", DType::kI32, {groups, rows / 8}},
-                   [get, module]() -> absl::StatusOr<Tensor> {
-                     QUENCH_ASSIGN_OR_RETURN(const QuantizedTensor* q, get(module));
+                   [cache, module]() -> absl::StatusOr<Tensor> {
+                     QUENCH_ASSIGN_OR_RETURN(const QuantizedTensor* q, cache->Get(module));
                      Tensor t = Tensor::Zeros(DType::kI32, {q->num_groups, q->rows / 8});
                      for (int64_t g = 0; g < q->num_groups; ++g) {
                        PackAwqRow([&](int64_t o) { return ZeroOf(*q, o, g); }, q->rows,
@@ -130,17 +118,9 @@ absl::Status WriteAwqModel(const QuenchArtifactReader& artifact, const ModelSpec
                      return t;
                    }});
     out.push_back({{module + ".scales", DType::kF16, {groups, rows}},
-                   [get, module]() -> absl::StatusOr<Tensor> {
-                     QUENCH_ASSIGN_OR_RETURN(const QuantizedTensor* q, get(module));
-                     std::vector<float> scales(q->num_groups * q->rows);
-                     for (int64_t r = 0; r < q->rows; ++r) {
-                       for (int64_t g = 0; g < q->num_groups; ++g)
-                         scales[g * q->rows + r] = q->params[r * q->num_groups + g].scale;
-                     }
-                     Tensor t = Tensor::Zeros(DType::kF16, {q->num_groups, q->rows});
-                     ConvertFromFloat(scales.data(), DType::kF16, t.mutable_data<uint8_t>(),
-                                      scales.size());
-                     return t;
+                   [cache, module]() -> absl::StatusOr<Tensor> {
+                     QUENCH_ASSIGN_OR_RETURN(const QuantizedTensor* q, cache->Get(module));
+                     return GroupMajorScalesF16(*q);
                    }});
     return absl::OkStatus();
   };

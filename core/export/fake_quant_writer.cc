@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/export/hf_directory_writer.h"
 #include "core/export/model_tensors.h"
 #include "core/util/status_macros.h"
 
@@ -32,11 +33,6 @@ int64_t StageOf(const ModelSpec& spec, const std::string& name) {
     }
   }
   return spec.num_layers;
-}
-
-absl::Status CopyFile(const fs::path& from, const fs::path& to) {
-  QUENCH_ASSIGN_OR_RETURN(std::string contents, ReadFileToString(from));
-  return WriteFileAtomically(to, contents);
 }
 
 }  // namespace
@@ -99,12 +95,9 @@ absl::Status FakeQuantWriter::Finish() {
   QUENCH_RETURN_IF_ERROR(WriteStage(spec_.num_layers, globals_));
   QUENCH_RETURN_IF_ERROR(writer_.Finish());
   // Everything else a runtime needs to load the directory: config and tokenizer files.
-  for (const char* name : {"config.json", "generation_config.json", "tokenizer.json",
-                           "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json"}) {
-    if (fs::exists(source_dir_ / name))
-      QUENCH_RETURN_IF_ERROR(CopyFile(source_dir_ / name, out_dir_ / name));
-  }
-  return absl::OkStatus();
+  QUENCH_ASSIGN_OR_RETURN(const std::string config, ReadFileToString(source_dir_ / "config.json"));
+  QUENCH_RETURN_IF_ERROR(WriteFileAtomically(out_dir_ / "config.json", config));
+  return CopyRuntimeFiles(source_dir_, out_dir_);
 }
 
 }  // namespace quench

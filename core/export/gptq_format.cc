@@ -7,9 +7,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "absl/strings/strip.h"
 #include "core/export/bit_packing.h"
+#include "core/export/export_tensors.h"
 #include "core/export/hf_directory_writer.h"
+#include "core/job/quant_plan.h"
 #include "core/util/status_macros.h"
 
 namespace quench {
@@ -27,24 +28,6 @@ int32_t StoredZero(const QuantizedTensor& q, int64_t row, int64_t group) {
   if (q.grid.symmetric) return 1 << (q.grid.bits - 1);
   return q.params[row * q.num_groups + group].zero;
 }
-
-// The last module read, so that its four tensors come from one read of the artifact.
-class ModuleCache {
- public:
-  explicit ModuleCache(const QuenchArtifactReader& artifact) : artifact_(artifact) {}
-  absl::StatusOr<const QuantizedTensor*> Get(const std::string& module) {
-    if (module != module_) {
-      QUENCH_ASSIGN_OR_RETURN(tensor_, artifact_.ReadQuantized(module));
-      module_ = module;
-    }
-    return &tensor_;
-  }
-
- private:
-  const QuenchArtifactReader& artifact_;
-  std::string module_;
-  QuantizedTensor tensor_;
-};
 
 Tensor PackQweight(const QuantizedTensor& q) {
   const int bits = q.grid.bits;
@@ -80,17 +63,6 @@ absl::StatusOr<Tensor> PackQzeros(const QuantizedTensor& q, const std::string& m
     }
     PackBits(zeros, bits, std::span(out.mutable_data<int32_t>() + g * words, words));
   }
-  return out;
-}
-
-Tensor Scales(const QuantizedTensor& q) {
-  std::vector<float> transposed(q.num_groups * q.rows);
-  for (int64_t r = 0; r < q.rows; ++r) {
-    for (int64_t g = 0; g < q.num_groups; ++g)
-      transposed[g * q.rows + r] = q.params[r * q.num_groups + g].scale;
-  }
-  Tensor out = Tensor::Zeros(DType::kF16, {q.num_groups, q.rows});
-  ConvertFromFloat(transposed.data(), DType::kF16, out.mutable_data<uint8_t>(), transposed.size());
   return out;
 }
 
@@ -138,13 +110,9 @@ absl::Status WriteGptqModel(const QuenchArtifactReader& artifact, const ModelSpe
   std::map<std::string, int> grid_counts;
   std::map<std::string, GridSpec> grids;
   bool desc_act = false;
+  QUENCH_RETURN_IF_ERROR(CheckNoQuantizedEmbedding(artifact, spec, "GPTQ"));
   for (const auto& module : artifact.QuantizedNames()) {
     const auto* info = artifact.FindQuantized(module);
-    if (module == std::string(absl::StripSuffix(spec.EmbeddingName(), ".weight"))) {
-      return absl::InvalidArgumentError(
-          "GPTQ checkpoints cannot hold a quantized embedding: set `embedding: null` in the "
-          "recipe or drop the gptq output");
-    }
     const auto fits = CheckGptqLinear(info->grid, info->rows, info->cols);
     if (!fits.ok()) return absl::InvalidArgumentError(absl::StrCat(module, ": ", fits.message()));
     ++grid_counts[GridKey(info->grid)];
@@ -162,7 +130,7 @@ absl::Status WriteGptqModel(const QuenchArtifactReader& artifact, const ModelSpe
   for (int64_t layer = 0; layer < spec.num_layers; ++layer) {
     for (LinearRole role : kAllLinearRoles) {
       if (!spec.HasLinear(role)) continue;
-      const std::string module(absl::StripSuffix(spec.LinearName(layer, role), ".weight"));
+      const std::string module = LinearModuleName(spec, layer, role);
       const auto* info = artifact.FindQuantized(module);
       if (info == nullptr) {
         dynamic[absl::StrCat("-:", ExactPattern(module))] = ordered_json::object();
@@ -183,7 +151,7 @@ absl::Status WriteGptqModel(const QuenchArtifactReader& artifact, const ModelSpe
   if (!dynamic.empty()) config["dynamic"] = dynamic;
   config["meta"] = {{"quantizer", {"quench:0.1.0"}}};
 
-  auto cache = std::make_shared<ModuleCache>(artifact);
+  auto cache = std::make_shared<QuantizedModuleCache>(artifact);
   const auto emit = [&](const std::string& module, const QuenchArtifactReader::QuantizedInfo& info,
                         std::vector<OutputTensor>& out) -> absl::Status {
     const int bits = info.grid.bits;
@@ -203,7 +171,7 @@ absl::Status WriteGptqModel(const QuenchArtifactReader& artifact, const ModelSpe
     out.push_back({{module + ".scales", DType::kF16, {groups, info.rows}},
                    [cache, module]() -> absl::StatusOr<Tensor> {
                      QUENCH_ASSIGN_OR_RETURN(const QuantizedTensor* q, cache->Get(module));
-                     return Scales(*q);
+                     return GroupMajorScalesF16(*q);
                    }});
     out.push_back({{module + ".g_idx", DType::kI32, {info.cols}},
                    [cache, module]() -> absl::StatusOr<Tensor> {

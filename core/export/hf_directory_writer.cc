@@ -29,6 +29,15 @@ absl::StatusOr<std::string> ConfigWithQuantization(const fs::path& source_dir,
 
 }  // namespace
 
+absl::Status CopyRuntimeFiles(const fs::path& source_dir, const fs::path& out_dir) {
+  for (const char* name : kCopiedFiles) {
+    if (!fs::exists(source_dir / name)) continue;
+    QUENCH_ASSIGN_OR_RETURN(const std::string contents, ReadFileToString(source_dir / name));
+    QUENCH_RETURN_IF_ERROR(WriteFileAtomically(out_dir / name, contents));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status WriteHfDirectory(const fs::path& source_dir, const fs::path& out_dir,
                               const HfDirectory& directory) {
   std::error_code error;
@@ -54,11 +63,7 @@ absl::Status WriteHfDirectory(const fs::path& source_dir, const fs::path& out_di
   QUENCH_ASSIGN_OR_RETURN(const std::string config,
                           ConfigWithQuantization(source_dir, directory.quantization_config));
   QUENCH_RETURN_IF_ERROR(WriteFileAtomically(out_dir / "config.json", config));
-  for (const char* name : kCopiedFiles) {
-    if (!fs::exists(source_dir / name)) continue;
-    QUENCH_ASSIGN_OR_RETURN(const std::string contents, ReadFileToString(source_dir / name));
-    QUENCH_RETURN_IF_ERROR(WriteFileAtomically(out_dir / name, contents));
-  }
+  QUENCH_RETURN_IF_ERROR(CopyRuntimeFiles(source_dir, out_dir));
   for (const auto& [name, contents] : directory.extra_files)
     QUENCH_RETURN_IF_ERROR(WriteFileAtomically(out_dir / name, contents));
   return absl::OkStatus();

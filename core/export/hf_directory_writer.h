@@ -30,6 +30,12 @@ struct HfDirectory {
   std::map<std::string, std::string> metadata;     // safetensors __metadata__
 };
 
+// Copies the tokenizer and generation files a runtime loads beside the weights
+// (generation_config.json, tokenizer.json / .model, tokenizer_config.json,
+// special_tokens_map.json), those the source has.
+absl::Status CopyRuntimeFiles(const std::filesystem::path& source_dir,
+                              const std::filesystem::path& out_dir);
+
 absl::Status WriteHfDirectory(const std::filesystem::path& source_dir,
                               const std::filesystem::path& out_dir, const HfDirectory& directory);
 

@@ -1,8 +1,8 @@
 #include "core/export/quench_artifact.h"
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "core/export/model_tensors.h"
+#include "core/job/quant_plan.h"
 #include "core/util/status_macros.h"
 
 namespace quench {
@@ -149,8 +149,7 @@ absl::Status QuenchArtifactWriter::AddPlain(const std::map<std::string, Tensor>&
 absl::Status QuenchArtifactWriter::Begin(const ModelWeights& globals,
                                          const QuantizedTensor* embedding) {
   if (embedding != nullptr) {
-    QUENCH_RETURN_IF_ERROR(AddQuantized(
-        std::string(absl::StripSuffix(spec_.EmbeddingName(), ".weight")), *embedding, {}));
+    QUENCH_RETURN_IF_ERROR(AddQuantized(EmbeddingModuleName(spec_), *embedding, {}));
   }
   return AddPlain(NamedGlobalTensors(spec_, globals));
 }

@@ -43,6 +43,10 @@ std::string LinearModuleName(const ModelSpec& spec, int64_t layer, LinearRole ro
   return std::string(absl::StripSuffix(name, ".weight"));
 }
 
+std::string EmbeddingModuleName(const ModelSpec& spec) {
+  return std::string(absl::StripSuffix(spec.EmbeddingName(), ".weight"));
+}
+
 absl::StatusOr<QuantPlan> MakeQuantPlan(const ModelSpec& spec, const Recipe& recipe) {
   QUENCH_ASSIGN_OR_RETURN(const auto targets, Compile(recipe.targets, "targets"));
   QUENCH_ASSIGN_OR_RETURN(const auto ignore, Compile(recipe.ignore, "ignore"));

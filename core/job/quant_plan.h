@@ -43,5 +43,7 @@ absl::StatusOr<QuantPlan> MakeQuantPlan(const ModelSpec& spec, const Recipe& rec
 
 // "model.layers.3.mlp.down_proj"
 std::string LinearModuleName(const ModelSpec& spec, int64_t layer, LinearRole role);
+// "model.embed_tokens"
+std::string EmbeddingModuleName(const ModelSpec& spec);
 
 }  // namespace quench

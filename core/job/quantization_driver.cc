@@ -249,15 +249,13 @@ absl::StatusOr<QuantizationOutcome> RunQuantizationJob(
 
   JobRunner runner(spec, recipe, worker, options, visit_order);
   for (const PlannedBlock& block : plan.blocks) {
+    ReleaseFreedMemory();  // what the previous block freed
     LayerWeights layer = original.Layer(block.layer);
     std::vector<QuantizedLinear> linears;
     QUENCH_RETURN_IF_ERROR(runner.RunBlock(block, layer, linears, out.reports));
     out.linears += static_cast<int64_t>(linears.size());
     for (QuantizationSink* sink : sinks)
       QUENCH_RETURN_IF_ERROR(sink->AddBlock(block.layer, layer, linears));
-    layer = {};
-    linears.clear();
-    ReleaseFreedMemory();
     if (options.progress) {
       options.progress(
           {block.layer + 1, spec.num_layers, absl::StrCat("block ", block.layer, " done")});
