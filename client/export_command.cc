@@ -49,20 +49,23 @@ absl::Status Run(const ExportFlags& flags) {
 
 void RegisterExportCommand(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<ExportFlags>();
-  CLI::App* cmd = app.add_subcommand(
-      "export", "Write GPTQ / AWQ checkpoints from a finished job, without solving again");
+  CLI::App* cmd = app.add_subcommand("export",
+                                     "Write GPTQ / AWQ / compressed-tensors checkpoints from a "
+                                     "finished job, without solving again");
   cmd->footer(
       "Reads <job>/quench.safetensors (the codes, scales and zero points the job produced) and "
       "the original model for everything else, and writes one Hugging Face model directory "
       "per format, tensor by tensor.\n\n"
       "Formats: gptq (zero points stored minus one, as transformers, vLLM and ExLlama expect), "
-      "gptq_v2 (zero points as they are), awq (AutoAWQ gemm layout; int4, no act-order).\n\n"
+      "gptq_v2 (zero points as they are), awq (AutoAWQ gemm layout; int4, no act-order), "
+      "compressed_tensors (vLLM's native format: int2/4/8 pack-quantized, fp8 float-quantized).\n\n"
       "Example:\n  quench export --job /tmp/q --model ../shared/models/stories260K --format awq");
   cmd->add_option("--job", flags->job, "Output directory of `quench local quantize`")->required();
   cmd->add_option("--model", flags->model, "The model the job quantized")->required();
-  cmd->add_option("--format", flags->formats, "gptq, gptq_v2 or awq (repeatable)")
+  cmd->add_option("--format", flags->formats,
+                  "gptq, gptq_v2, awq or compressed_tensors (repeatable)")
       ->required()
-      ->check(CLI::IsMember({"gptq", "gptq_v2", "awq"}));
+      ->check(CLI::IsMember({"gptq", "gptq_v2", "awq", "compressed_tensors"}));
   cmd->add_option("--out", flags->out, "Where the format directories go (default: --job)");
   cmd->callback([flags, &exit_code] {
     if (const auto status = Run(*flags); !status.ok()) exit_code = ReportError("export", status);

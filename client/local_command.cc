@@ -69,14 +69,15 @@ absl::Status Run(const QuantizeFlags& flags) {
   QUENCH_ASSIGN_OR_RETURN(LoadedModel model, LoadModel(flags.model));
   QUENCH_ASSIGN_OR_RETURN(const QuantPlan plan, MakeQuantPlan(model.spec, recipe));
   for (const std::string& output : recipe.outputs) {
-    if (output == "compressed_tensors" || output == "gguf") {
+    if (output == "gguf") {
       return absl::UnimplementedError(
           absl::StrCat("output '", output,
                        "' is not written by this version yet; available: fake_quant, "
-                       "quench, gptq, gptq_v2, awq"));
+                       "quench, gptq, gptq_v2, awq, compressed_tensors"));
     }
   }
-  QUENCH_RETURN_IF_ERROR(CheckPlanForExports(model.spec, plan, recipe));
+  QUENCH_RETURN_IF_ERROR(CheckPlanForExports(model.spec, plan, recipe,
+                                             SourceWeightDType(model.spec, model.checkpoint)));
   QUENCH_ASSIGN_OR_RETURN(const TokenSequences calibration, LoadCalibration(recipe, flags.model));
 
   const std::filesystem::path out_dir = flags.out;

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/export/awq_format.h"
+#include "core/export/compressed_tensors_format.h"
 #include "core/export/gptq_format.h"
 #include "core/export/quench_artifact.h"
 #include "core/util/status_macros.h"
@@ -9,11 +10,18 @@
 namespace quench {
 
 bool IsCheckpointExport(const std::string& output) {
-  return output == "gptq" || output == "gptq_v2" || output == "awq";
+  return output == "gptq" || output == "gptq_v2" || output == "awq" ||
+         output == "compressed_tensors";
 }
 
-absl::Status CheckPlanForExports(const ModelSpec& spec, const QuantPlan& plan,
-                                 const Recipe& recipe) {
+DType SourceWeightDType(const ModelSpec& spec, const Checkpoint& source) {
+  const SafetensorsEntry* entry =
+      source.FindEntry(LinearModuleName(spec, 0, LinearRole::kQ) + ".weight");
+  return entry ? entry->dtype : DType::kF32;
+}
+
+absl::Status CheckPlanForExports(const ModelSpec& spec, const QuantPlan& plan, const Recipe& recipe,
+                                 DType weight_dtype) {
   for (const std::string& output : recipe.outputs) {
     if (!IsCheckpointExport(output)) continue;
     const auto fail = [&](absl::string_view what, absl::string_view why) {
@@ -31,8 +39,14 @@ absl::Status CheckPlanForExports(const ModelSpec& spec, const QuantPlan& plan,
       for (const PlannedGroup& group : block.groups) {
         for (const PlannedLinear& linear : group.linears) {
           const auto [out, in] = spec.LinearShape(linear.role);
-          const absl::Status fits = output == "awq" ? CheckAwqLinear(linear.grid, out, in)
-                                                    : CheckGptqLinear(linear.grid, out, in);
+          absl::Status fits;
+          if (output == "awq") {
+            fits = CheckAwqLinear(linear.grid, out, in);
+          } else if (output == "compressed_tensors") {
+            fits = CheckCompressedTensorsLinear(linear.grid, out, in, weight_dtype);
+          } else {
+            fits = CheckGptqLinear(linear.grid, out, in);
+          }
           if (!fits.ok()) return fail(linear.name, fits.message());
           if (output != "awq") continue;
           if (permuted_groups) {
@@ -62,6 +76,8 @@ absl::Status WriteExport(const std::string& output, const std::filesystem::path&
   if (output == "gptq_v2")
     return WriteGptqModel(artifact, spec, source, source_dir, target, GptqZeroConvention::kV2);
   if (output == "awq") return WriteAwqModel(artifact, spec, source, source_dir, target);
+  if (output == "compressed_tensors")
+    return WriteCompressedTensorsModel(artifact, spec, source, source_dir, target);
   return absl::InvalidArgumentError(absl::StrCat("no checkpoint export named '", output, "'"));
 }
 

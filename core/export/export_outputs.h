@@ -15,13 +15,18 @@
 
 namespace quench {
 
-// True for the outputs this module writes: gptq, gptq_v2, awq.
+// True for the outputs this module writes: gptq, gptq_v2, awq, compressed_tensors.
 bool IsCheckpointExport(const std::string& output);
 
 // Every planned linear (and the embedding) must fit every listed export; the message names the
 // layer, the format and what to change in the recipe.
-absl::Status CheckPlanForExports(const ModelSpec& spec, const QuantPlan& plan,
-                                 const Recipe& recipe);
+// `weight_dtype` is the source model's weight dtype (SourceWeightDType), which compressed-tensors
+// stores scales in.
+absl::Status CheckPlanForExports(const ModelSpec& spec, const QuantPlan& plan, const Recipe& recipe,
+                                 DType weight_dtype);
+
+// The dtype of the source's first linear weight (F32 when it has none).
+DType SourceWeightDType(const ModelSpec& spec, const Checkpoint& source);
 
 // Writes `output` into out_dir/<output>/ from the artifact.
 absl::Status WriteExport(const std::string& output, const std::filesystem::path& artifact_path,

@@ -107,7 +107,8 @@ TEST(LocalQuantizeTest, RecipeOutputsAndExportCommandWriteTheSameCheckpoints) {
   auto show = testing::RunCommand(kQuench + " recipe show rtn-w4g32");
   ASSERT_EQ(show.exit_code, 0);
   const std::string recipe =
-      show.output.replace(show.output.find("  - quench\n"), 11, "  - quench\n  - gptq\n  - awq\n");
+      show.output.replace(show.output.find("  - quench\n"), 11,
+                          "  - quench\n  - gptq\n  - awq\n  - compressed_tensors\n");
   ASSERT_TRUE(WriteFileAtomically(dir / "recipe.yaml", recipe).ok());
   auto job = testing::RunCommand(kQuench + " local quantize --model " + (dir / "model").string() +
                                  " --recipe " + (dir / "recipe.yaml").string() + " --out " +
@@ -115,9 +116,9 @@ TEST(LocalQuantizeTest, RecipeOutputsAndExportCommandWriteTheSameCheckpoints) {
   ASSERT_EQ(job.exit_code, 0) << job.output;
   auto exported = testing::RunCommand(
       kQuench + " export --job " + (dir / "job").string() + " --model " + (dir / "model").string() +
-      " --format gptq --format awq --out " + (dir / "again").string());
+      " --format gptq --format awq --format compressed_tensors --out " + (dir / "again").string());
   ASSERT_EQ(exported.exit_code, 0) << exported.output;
-  for (const char* format : {"gptq", "awq"}) {
+  for (const char* format : {"gptq", "awq", "compressed_tensors"}) {
     const auto first = ReadFileToString(dir / "job" / format / "model.safetensors");
     const auto second = ReadFileToString(dir / "again" / format / "model.safetensors");
     ASSERT_TRUE(first.ok() && second.ok()) << format;

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "core/export/awq_format.h"
+#include "core/export/compressed_tensors_format.h"
 #include "core/export/export_outputs.h"
 #include "core/export/gptq_format.h"
 #include "core/model/testgen.h"
@@ -182,6 +183,122 @@ TEST_P(AwqExportTest, ReadsBackTheJobsWeightsInAwqNibbleOrder) {
 INSTANTIATE_TEST_SUITE_P(Symmetry, AwqExportTest, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "Sym" : "Asym"; });
 
+struct CompressedTensorsCase {
+  GridKind kind;
+  int bits;
+  bool symmetric;
+  Granularity granularity;
+  bool act_order;
+  friend void PrintTo(const CompressedTensorsCase& c, std::ostream* os) {
+    *os << GridKindName(c.kind) << c.bits << (c.symmetric ? "sym" : "asym")
+        << (c.granularity == Granularity::kGroup     ? "Group"
+            : c.granularity == Granularity::kChannel ? "Channel"
+                                                     : "Tensor")
+        << (c.act_order ? "ActOrder" : "");
+  }
+};
+
+class CompressedTensorsExportTest : public ::testing::TestWithParam<CompressedTensorsCase> {};
+
+TEST_P(CompressedTensorsExportTest, ReadsBackTheJobsWeights) {
+  const CompressedTensorsCase c = GetParam();
+  TempDir dir;
+  Recipe recipe;
+  recipe.method = c.kind == GridKind::kInt ? QuantMethod::kGptq : QuantMethod::kRtn;
+  recipe.weights.kind = c.kind;
+  recipe.weights.bits = c.bits;
+  recipe.weights.symmetric = c.symmetric;
+  recipe.weights.granularity = c.granularity;
+  recipe.weights.group_size = 32;
+  recipe.gptq.act_order = c.act_order;
+  recipe.calibration.shards = 2;
+  recipe.ignore.push_back("layers\\.1\\.self_attn\\.q_proj");
+  if (c.kind == GridKind::kInt) {
+    // Mixed precision: a second config group for the MLP's down projection.
+    LayerOverride other;
+    other.match = "mlp\\.down_proj";
+    other.grid = recipe.weights;
+    other.grid->bits = c.bits == 8 ? 4 : 8;
+    recipe.overrides.push_back(other);
+  }
+  auto run = RunSmallJob(dir, recipe);
+  ASSERT_TRUE(run.has_value());
+  const auto written = WriteExport("compressed_tensors", dir / "quench.safetensors", run->spec,
+                                   run->checkpoint, dir / "model", dir / "out");
+  ASSERT_TRUE(written.ok()) << written;
+  const auto out = dir / "out" / "compressed_tensors";
+  const nlohmann::json config = QuantizationConfig(out);
+  EXPECT_EQ(config["quant_method"], "compressed-tensors");
+  EXPECT_EQ(config["quantization_status"], "compressed");
+  EXPECT_EQ(config["format"], c.kind == GridKind::kFp8 ? "float-quantized" : "pack-quantized");
+  EXPECT_EQ(config["config_groups"].size(), c.kind == GridKind::kInt ? 2u : 1u);
+  for (const auto& [name, group] : config["config_groups"].items()) {
+    EXPECT_TRUE(group["input_activations"].is_null()) << name;
+    EXPECT_EQ(group["weights"]["actorder"].is_null(), !c.act_order) << name;
+  }
+  auto checkpoint = Checkpoint::Open(out);
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  EXPECT_TRUE(checkpoint->Contains("model.layers.1.self_attn.q_proj.weight")) << "unquantized";
+  auto ignored = CompressedTensorsGridForModule(config, "model.layers.1.self_attn.q_proj");
+  ASSERT_TRUE(ignored.ok()) << ignored.status();
+  EXPECT_FALSE(ignored->has_value());
+  for (const auto& linear : run->quantized.linears) {
+    const std::string& module = linear.plan.name;
+    auto grid = CompressedTensorsGridForModule(config, module);
+    ASSERT_TRUE(grid.ok()) << grid.status();
+    ASSERT_TRUE(grid->has_value()) << module;
+    EXPECT_EQ((*grid)->bits, linear.quantized.grid.bits) << module;
+    auto read = ReadCompressedTensorsLinear(*checkpoint, module, **grid);
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(read->codes, linear.quantized.codes) << module;
+    EXPECT_EQ(read->g_idx, linear.quantized.g_idx) << module;
+    ExpectSameWeights(*read, linear.quantized, module);
+    if (c.kind != GridKind::kInt) continue;
+    // First word of row 0, packed here the way compressed-tensors' pack_to_int32 does: 32/bits
+    // codes per word, code i of the word at bit bits·i, each the signed value + 2^(bits-1).
+    const int bits = linear.quantized.grid.bits;
+    uint32_t expected = 0;
+    for (int i = 0; i < 32 / bits; ++i)
+      expected |= uint32_t{linear.quantized.codes[i]} << (bits * i);
+    const Tensor packed = *checkpoint->Get(module + ".weight_packed");
+    uint32_t word = 0;
+    std::memcpy(&word, packed.raw_data(), 4);
+    EXPECT_EQ(word, expected) << module;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Grids, CompressedTensorsExportTest,
+    ::testing::Values(CompressedTensorsCase{GridKind::kInt, 4, true, Granularity::kGroup, false},
+                      CompressedTensorsCase{GridKind::kInt, 4, false, Granularity::kGroup, false},
+                      CompressedTensorsCase{GridKind::kInt, 4, true, Granularity::kGroup, true},
+                      CompressedTensorsCase{GridKind::kInt, 4, false, Granularity::kChannel, false},
+                      CompressedTensorsCase{GridKind::kInt, 2, false, Granularity::kGroup, true},
+                      CompressedTensorsCase{GridKind::kInt, 8, true, Granularity::kChannel, false},
+                      CompressedTensorsCase{GridKind::kInt, 8, true, Granularity::kTensor, false},
+                      CompressedTensorsCase{GridKind::kFp8, 8, true, Granularity::kChannel, false},
+                      CompressedTensorsCase{GridKind::kFp8, 8, true, Granularity::kTensor, false}),
+    [](const auto& info) {
+      std::ostringstream name;
+      PrintTo(info.param, &name);
+      return name.str();
+    });
+
+TEST(CheckpointExportTest, CompressedTensorsScalesMustFitTheModelDtype) {
+  GridSpec grid;
+  grid.group_size = 32;
+  grid.scale_dtype = DType::kF16;
+  EXPECT_TRUE(CheckCompressedTensorsLinear(grid, 64, 64, DType::kF16).ok());
+  EXPECT_TRUE(CheckCompressedTensorsLinear(grid, 64, 64, DType::kF32).ok());
+  const auto status = CheckCompressedTensorsLinear(grid, 64, 64, DType::kBF16);
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("scale_dtype: bf16"), std::string::npos) << status;
+  grid.bits = 3;
+  EXPECT_FALSE(CheckCompressedTensorsLinear(grid, 64, 64, DType::kF16).ok());
+  grid.bits = 4;
+  EXPECT_FALSE(CheckCompressedTensorsLinear(grid, 64, 48, DType::kF16).ok()) << "ragged group";
+}
+
 TEST(CheckpointExportTest, PlanCheckNamesTheLayerAndTheFix) {
   auto spec = ParseModelSpec(LlamaConfigJson(64, 172, 1, 4, 2, 128, 64), "test");
   ASSERT_TRUE(spec.ok()) << spec.status();
@@ -190,7 +307,7 @@ TEST(CheckpointExportTest, PlanCheckNamesTheLayerAndTheFix) {
   recipe.outputs = {"fake_quant", "quench", "gptq"};
   auto plan = MakeQuantPlan(*spec, recipe);
   ASSERT_TRUE(plan.ok());
-  auto status = CheckPlanForExports(*spec, *plan, recipe);
+  auto status = CheckPlanForExports(*spec, *plan, recipe, DType::kF16);
   ASSERT_FALSE(status.ok());
   // gate_proj [172, 64] is the first linear whose 172 outputs do not pack into 32-bit words.
   EXPECT_NE(status.message().find("model.layers.0.mlp.gate_proj"), std::string::npos) << status;
@@ -202,11 +319,11 @@ TEST(CheckpointExportTest, PlanCheckNamesTheLayerAndTheFix) {
   recipe.gptq.act_order = true;
   plan = MakeQuantPlan(*spec, recipe);
   ASSERT_TRUE(plan.ok());
-  status = CheckPlanForExports(*spec, *plan, recipe);
+  status = CheckPlanForExports(*spec, *plan, recipe, DType::kF16);
   ASSERT_FALSE(status.ok());
   EXPECT_NE(status.message().find("static_groups"), std::string::npos) << status;
   recipe.gptq.static_groups = true;
-  EXPECT_TRUE(CheckPlanForExports(*spec, *plan, recipe).ok());
+  EXPECT_TRUE(CheckPlanForExports(*spec, *plan, recipe, DType::kF16).ok());
 }
 
 }  // namespace
