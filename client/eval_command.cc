@@ -52,7 +52,7 @@ absl::StatusOr<TokenSequences> LoadData(const EvalFlags& flags, const LoadedMode
 absl::Status RunComparison(const EvalFlags& flags, const Transformer& transformer,
                            const TokenSequences& sequences, const PerplexityOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  QUENCH_ASSIGN_OR_RETURN(LoadedModel reference, LoadModel(flags.reference));
+  QUENCH_ASSIGN_OR_RETURN(LoadedModel reference, LoadModel(flags.reference, /*allow_gguf=*/true));
   auto backend = kernels::MakeCpuBackend();
   Transformer reference_transformer(reference.spec, reference.weights, *backend);
   QUENCH_ASSIGN_OR_RETURN(ComparisonResult result,
@@ -79,7 +79,7 @@ absl::Status RunComparison(const EvalFlags& flags, const Transformer& transforme
 
 absl::Status Run(const EvalFlags& flags) {
   const auto start = std::chrono::steady_clock::now();
-  QUENCH_ASSIGN_OR_RETURN(LoadedModel model, LoadModel(flags.model));
+  QUENCH_ASSIGN_OR_RETURN(LoadedModel model, LoadModel(flags.model, /*allow_gguf=*/true));
   QUENCH_ASSIGN_OR_RETURN(TokenSequences sequences, LoadData(flags, model));
   auto backend = kernels::MakeCpuBackend();
   Transformer transformer(model.spec, model.weights, *backend);
@@ -139,7 +139,8 @@ void RegisterEvalCommand(CLI::App& app, int& exit_code) {
       "takes a plain text file whose documents are separated by blank lines (each tokenized with "
       "BOS first, then concatenated and cut into --ctx windows).\n\nExample:\n  quench eval "
       "--model ../shared/models/stories260K --tokens ../shared/data/stories260K-eval.jsonl");
-  cmd->add_option("--model", flags->model, "Model directory (config.json, *.safetensors)")
+  cmd->add_option("--model", flags->model,
+                  "Model directory (config.json, *.safetensors) or a .gguf file")
       ->required();
   auto* tokens =
       cmd->add_option("--tokens", flags->tokens, "JSONL data: input_ids or text records");

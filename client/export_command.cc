@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "client/commands.h"
 #include "core/export/export_outputs.h"
+#include "core/gguf/gguf_model_writer.h"
 #include "core/io/checkpoint.h"
 #include "core/model/model_spec.h"
 #include "core/util/process_memory.h"
@@ -19,6 +20,7 @@ struct ExportFlags {
   std::string job;
   std::string model;
   std::vector<std::string> formats;
+  std::string gguf_type;
   std::string out;
 };
 
@@ -35,8 +37,11 @@ absl::Status Run(const ExportFlags& flags) {
   QUENCH_ASSIGN_OR_RETURN(const Checkpoint checkpoint, Checkpoint::Open(flags.model));
   const std::filesystem::path out = flags.out.empty() ? flags.job : flags.out;
   for (const std::string& format : flags.formats) {
-    QUENCH_RETURN_IF_ERROR(WriteExport(format, artifact, spec, checkpoint, flags.model, out));
-    std::cout << "wrote " << (out / format).string() << "/\n";
+    QUENCH_RETURN_IF_ERROR(
+        WriteExport(format, artifact, spec, checkpoint, flags.model, out, flags.gguf_type));
+    std::cout << "wrote "
+              << (format == "gguf" ? (out / kGgufFileName).string() : (out / format).string() + "/")
+              << "\n";
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -58,14 +63,19 @@ void RegisterExportCommand(CLI::App& app, int& exit_code) {
       "per format, tensor by tensor.\n\n"
       "Formats: gptq (zero points stored minus one, as transformers, vLLM and ExLlama expect), "
       "gptq_v2 (zero points as they are), awq (AutoAWQ gemm layout; int4, no act-order), "
-      "compressed_tensors (vLLM's native format: int2/4/8 pack-quantized, fp8 float-quantized).\n\n"
+      "compressed_tensors (vLLM's native format: int2/4/8 pack-quantized, fp8 float-quantized), "
+      "gguf (llama.cpp: <out>/model.gguf; the job's codes as Q4_0/Q5_0/Q8_0 blocks, other tensors "
+      "unchanged; jobs solved with a gguf-* preset fit it).\n\n"
       "Example:\n  quench export --job /tmp/q --model ../shared/models/stories260K --format awq");
   cmd->add_option("--job", flags->job, "Output directory of `quench local quantize`")->required();
   cmd->add_option("--model", flags->model, "The model the job quantized")->required();
   cmd->add_option("--format", flags->formats,
-                  "gptq, gptq_v2, awq or compressed_tensors (repeatable)")
+                  "gptq, gptq_v2, awq, compressed_tensors or gguf (repeatable)")
       ->required()
-      ->check(CLI::IsMember({"gptq", "gptq_v2", "awq", "compressed_tensors"}));
+      ->check(CLI::IsMember({"gptq", "gptq_v2", "awq", "compressed_tensors", "gguf"}));
+  cmd->add_option("--gguf-type", flags->gguf_type,
+                  "The recipe's gguf.type, recorded as the GGUF's general.file_type (default: "
+                  "the type most weights have)");
   cmd->add_option("--out", flags->out, "Where the format directories go (default: --job)");
   cmd->callback([flags, &exit_code] {
     if (const auto status = Run(*flags); !status.ok()) exit_code = ReportError("export", status);

@@ -14,6 +14,7 @@
 #include "core/export/export_outputs.h"
 #include "core/export/fake_quant_writer.h"
 #include "core/export/quench_artifact.h"
+#include "core/gguf/gguf_model_writer.h"
 #include "core/job/quantization_driver.h"
 #include "core/recipe/recipe.h"
 #include "core/util/atomic_file.h"
@@ -68,16 +69,8 @@ absl::Status Run(const QuantizeFlags& flags) {
   QUENCH_ASSIGN_OR_RETURN(const Recipe recipe, ResolveRecipe(flags));
   QUENCH_ASSIGN_OR_RETURN(LoadedModel model, LoadModel(flags.model));
   QUENCH_ASSIGN_OR_RETURN(const QuantPlan plan, MakeQuantPlan(model.spec, recipe));
-  for (const std::string& output : recipe.outputs) {
-    if (output == "gguf") {
-      return absl::UnimplementedError(
-          absl::StrCat("output '", output,
-                       "' is not written by this version yet; available: fake_quant, "
-                       "quench, gptq, gptq_v2, awq, compressed_tensors"));
-    }
-  }
   QUENCH_RETURN_IF_ERROR(CheckPlanForExports(model.spec, plan, recipe,
-                                             SourceWeightDType(model.spec, model.checkpoint)));
+                                             SourceWeightDType(model.spec, *model.checkpoint)));
   QUENCH_ASSIGN_OR_RETURN(const TokenSequences calibration, LoadCalibration(recipe, flags.model));
 
   const std::filesystem::path out_dir = flags.out;
@@ -93,7 +86,7 @@ absl::Status Run(const QuantizeFlags& flags) {
   // Both outputs are streamed block by block as the job runs; they appear under their final
   // names only when the job has finished.
   QUENCH_ASSIGN_OR_RETURN(auto fake_quant,
-                          FakeQuantWriter::Create(flags.model, model.spec, model.checkpoint,
+                          FakeQuantWriter::Create(flags.model, model.spec, *model.checkpoint,
                                                   out_dir / "fake_quant", metadata));
   QUENCH_ASSIGN_OR_RETURN(auto artifact, QuenchArtifactWriter::Create(
                                              out_dir / "quench.safetensors", model.spec, metadata));
@@ -113,7 +106,7 @@ absl::Status Run(const QuantizeFlags& flags) {
   for (const std::string& output : recipe.outputs) {
     if (!IsCheckpointExport(output)) continue;
     QUENCH_RETURN_IF_ERROR(WriteExport(output, out_dir / "quench.safetensors", model.spec,
-                                       model.checkpoint, flags.model, out_dir));
+                                       *model.checkpoint, flags.model, out_dir, recipe.gguf.type));
     exports.push_back(output);
   }
   QUENCH_RETURN_IF_ERROR(WriteFileAtomically(out_dir / "recipe.yaml", RecipeToYaml(recipe)));
@@ -191,7 +184,11 @@ absl::Status Run(const QuantizeFlags& flags) {
         comparison->mean_kl(), 100.0 * comparison->top1_agreement());
   }
   std::cout << "wrote " << (out_dir / "fake_quant").string() << "/, ";
-  for (const auto& output : exports) std::cout << (out_dir / output).string() << "/, ";
+  for (const auto& output : exports) {
+    std::cout << (output == "gguf" ? (out_dir / kGgufFileName).string()
+                                   : (out_dir / output).string() + "/")
+              << ", ";
+  }
   std::cout << (out_dir / "quench.safetensors").string() << ", "
             << (out_dir / "report.json").string() << "\n";
   return absl::OkStatus();

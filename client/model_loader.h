@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "core/io/checkpoint.h"
@@ -13,10 +14,12 @@ namespace quench::cli {
 
 struct LoadedModel {
   ModelSpec spec;
-  Checkpoint checkpoint;
+  std::optional<Checkpoint> checkpoint;  // absent for a .gguf file
   ModelWeights weights;
 };
 
-absl::StatusOr<LoadedModel> LoadModel(const std::filesystem::path& model_dir);
+// A model directory (config.json + *.safetensors) or, where `allow_gguf`, a .gguf file.
+absl::StatusOr<LoadedModel> LoadModel(const std::filesystem::path& model_path,
+                                      bool allow_gguf = false);
 
 }  // namespace quench::cli

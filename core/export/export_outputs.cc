@@ -5,13 +5,14 @@
 #include "core/export/compressed_tensors_format.h"
 #include "core/export/gptq_format.h"
 #include "core/export/quench_artifact.h"
+#include "core/gguf/gguf_model_writer.h"
 #include "core/util/status_macros.h"
 
 namespace quench {
 
 bool IsCheckpointExport(const std::string& output) {
   return output == "gptq" || output == "gptq_v2" || output == "awq" ||
-         output == "compressed_tensors";
+         output == "compressed_tensors" || output == "gguf";
 }
 
 DType SourceWeightDType(const ModelSpec& spec, const Checkpoint& source) {
@@ -20,6 +21,37 @@ DType SourceWeightDType(const ModelSpec& spec, const Checkpoint& source) {
   return entry ? entry->dtype : DType::kF32;
 }
 
+namespace {
+
+absl::Status CheckPlanForGguf(const ModelSpec& spec, const QuantPlan& plan, const Recipe& recipe) {
+  const auto fail = [](absl::string_view what, absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("output 'gguf': ", what, ": ", why));
+  };
+  QUENCH_RETURN_IF_ERROR(CheckGgufModel(spec));
+  if (plan.embedding) {
+    const absl::Status fits = CheckGgufLinear(*plan.embedding, spec.vocab_size, spec.hidden_size);
+    if (!fits.ok()) return fail("the embedding", fits.message());
+  }
+  const bool permuted_groups =
+      recipe.method == QuantMethod::kGptq && recipe.gptq.act_order && !recipe.gptq.static_groups;
+  for (const PlannedBlock& block : plan.blocks) {
+    for (const PlannedGroup& group : block.groups) {
+      for (const PlannedLinear& linear : group.linears) {
+        const auto [out, in] = spec.LinearShape(linear.role);
+        const absl::Status fits = CheckGgufLinear(linear.grid, out, in);
+        if (!fits.ok()) return fail(linear.name, fits.message());
+        if (permuted_groups) {
+          return fail(linear.name,
+                      "GGUF blocks have no g_idx, so GPTQ act-order needs `static_groups: true`");
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status CheckPlanForExports(const ModelSpec& spec, const QuantPlan& plan, const Recipe& recipe,
                                  DType weight_dtype) {
   for (const std::string& output : recipe.outputs) {
@@ -27,6 +59,10 @@ absl::Status CheckPlanForExports(const ModelSpec& spec, const QuantPlan& plan, c
     const auto fail = [&](absl::string_view what, absl::string_view why) {
       return absl::InvalidArgumentError(absl::StrCat("output '", output, "': ", what, ": ", why));
     };
+    if (output == "gguf") {
+      QUENCH_RETURN_IF_ERROR(CheckPlanForGguf(spec, plan, recipe));
+      continue;
+    }
     if (plan.embedding) {
       return fail("the embedding",
                   "this format cannot hold a quantized embedding; set `embedding: null` or drop "
@@ -67,9 +103,13 @@ absl::Status CheckPlanForExports(const ModelSpec& spec, const QuantPlan& plan, c
 absl::Status WriteExport(const std::string& output, const std::filesystem::path& artifact_path,
                          const ModelSpec& spec, const Checkpoint& source,
                          const std::filesystem::path& source_dir,
-                         const std::filesystem::path& out_dir) {
+                         const std::filesystem::path& out_dir, const std::string& gguf_type) {
   QUENCH_ASSIGN_OR_RETURN(const QuenchArtifactReader artifact,
                           QuenchArtifactReader::Open(artifact_path));
+  if (output == "gguf") {
+    return WriteGgufModel(artifact, spec, source, source_dir, out_dir / kGgufFileName,
+                          gguf_type.empty() ? std::nullopt : FindGgufMixture(gguf_type));
+  }
   const auto target = out_dir / output;
   if (output == "gptq")
     return WriteGptqModel(artifact, spec, source, source_dir, target, GptqZeroConvention::kV1);

@@ -15,7 +15,7 @@
 
 namespace quench {
 
-// True for the outputs this module writes: gptq, gptq_v2, awq, compressed_tensors.
+// True for the outputs this module writes: gptq, gptq_v2, awq, compressed_tensors, gguf.
 bool IsCheckpointExport(const std::string& output);
 
 // Every planned linear (and the embedding) must fit every listed export; the message names the
@@ -28,10 +28,11 @@ absl::Status CheckPlanForExports(const ModelSpec& spec, const QuantPlan& plan, c
 // The dtype of the source's first linear weight (F32 when it has none).
 DType SourceWeightDType(const ModelSpec& spec, const Checkpoint& source);
 
-// Writes `output` into out_dir/<output>/ from the artifact.
+// Writes `output` into out_dir/<output>/ from the artifact (gguf: out_dir/model.gguf).
+// `gguf_type` is the recipe's gguf.type, named in the GGUF's general.file_type.
 absl::Status WriteExport(const std::string& output, const std::filesystem::path& artifact_path,
                          const ModelSpec& spec, const Checkpoint& source,
                          const std::filesystem::path& source_dir,
-                         const std::filesystem::path& out_dir);
+                         const std::filesystem::path& out_dir, const std::string& gguf_type = "");
 
 }  // namespace quench

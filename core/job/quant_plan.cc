@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "core/gguf/gguf_mixture.h"
 #include "core/quant/quantized_tensor.h"
 #include "core/util/status_macros.h"
 
@@ -36,6 +37,30 @@ bool AnyMatch(const std::vector<CompiledRegex>& patterns, const std::string& nam
   return false;
 }
 
+// The grid of the GGUF block type llama.cpp's rules give this linear; nullopt when the type
+// is a float one (a width no block fits): the linear stays unquantized, as in llama.cpp.
+absl::StatusOr<std::optional<GridSpec>> GgufGridForLinear(const GgufMixture& mixture,
+                                                          const ModelSpec& spec, int64_t layer,
+                                                          LinearRole role, const std::string& name,
+                                                          const GridSpec& observer) {
+  const int64_t in = spec.LinearShape(role).second;
+  const GgmlType type = GgufTypeForWeight(mixture, spec, GgufRoleOfLinear(role), layer, in);
+  if (type == GgmlType::kF16 || type == GgmlType::kBF16 || type == GgmlType::kF32)
+    return std::optional<GridSpec>();
+  if (auto grid = GridForGgmlType(type)) {
+    // The block type fixes the layout; how each block's range is chosen stays the recipe's.
+    grid->observer = observer.observer;
+    grid->percentile = observer.percentile;
+    grid->mse_grid = observer.mse_grid;
+    grid->mse_max_shrink = observer.mse_max_shrink;
+    return grid;
+  }
+  return absl::UnimplementedError(absl::StrCat(
+      "gguf.type ", mixture.name, " gives ", name, " the block type ", GgmlTypeInfoOf(type).name,
+      ", whose grid Quench cannot solve on yet (solvable: Q4_0, Q5_0, Q8_0); use gguf.type "
+      "q4_0, q5_0 or q8_0"));
+}
+
 }  // namespace
 
 std::string LinearModuleName(const ModelSpec& spec, int64_t layer, LinearRole role) {
@@ -57,6 +82,11 @@ absl::StatusOr<QuantPlan> MakeQuantPlan(const ModelSpec& spec, const Recipe& rec
     override_patterns.push_back(std::move(compiled.front()));
   }
 
+  std::optional<GgufMixture> mixture;
+  if (!recipe.gguf.type.empty()) {
+    mixture = FindGgufMixture(recipe.gguf.type);
+    if (!mixture) return absl::InvalidArgumentError("unknown gguf.type " + recipe.gguf.type);
+  }
   QuantPlan plan;
   for (int64_t layer = 0; layer < spec.num_layers; ++layer) {
     PlannedBlock& block = plan.blocks.emplace_back();
@@ -77,8 +107,12 @@ absl::StatusOr<QuantPlan> MakeQuantPlan(const ModelSpec& spec, const Recipe& rec
             grid = recipe.overrides[i].grid;
           }
         }
-        if (!grid) continue;
         const auto [out, in] = spec.LinearShape(role);
+        if (grid && mixture) {
+          QUENCH_ASSIGN_OR_RETURN(grid,
+                                  GgufGridForLinear(*mixture, spec, layer, role, name, *grid));
+        }
+        if (!grid) continue;
         const auto fits = MakeQuantizedTensor(*grid, out, in);
         if (!fits.ok()) {
           return absl::InvalidArgumentError(absl::StrCat("layer ", name, " [", out, ", ", in,

@@ -126,6 +126,65 @@ gptq:
   act_order: true
   static_groups: false
 )"},
+    {"gptq-gguf-q4_0",
+     R"(# GPTQ solved on llama.cpp's Q4_0 grid (int4 symmetric, groups of 32, fp16 scales): the .gguf holds the solver's codes, no second rounding.
+name: gptq-gguf-q4_0
+method: gptq
+weights:
+  observer: mse
+gguf:
+  type: q4_0
+gptq:
+  damp_percent: 0.01
+  act_order: true
+  static_groups: true
+outputs:
+  - fake_quant
+  - quench
+  - gguf
+)"},
+    {"gptq-gguf-q4_k_m",
+     R"(# GPTQ on the grids of llama.cpp's Q4_K_M mixture (where a K-quant block does not fit a width, its fallback Q5_0 / Q8_0 grid; K-quant grids themselves are not solvable yet).
+name: gptq-gguf-q4_k_m
+method: gptq
+weights:
+  observer: mse
+gguf:
+  type: q4_k_m
+gptq:
+  damp_percent: 0.01
+  act_order: true
+  static_groups: true
+outputs:
+  - fake_quant
+  - quench
+  - gguf
+)"},
+    {"awq-gguf-q4_0",
+     R"(# AWQ scaling and clipping solved on llama.cpp's Q4_0 grid: a .gguf with AWQ's codes.
+name: awq-gguf-q4_0
+method: awq
+gguf:
+  type: q4_0
+awq:
+  duo_scaling: true
+  clip: true
+outputs:
+  - fake_quant
+  - quench
+  - gguf
+)"},
+    {"rtn-gguf-q8_0",
+     R"(# Round-to-nearest on llama.cpp's Q8_0 grid (int8 symmetric, groups of 32): near-lossless .gguf, no calibration.
+name: rtn-gguf-q8_0
+method: rtn
+gguf:
+  type: q8_0
+outputs:
+  - fake_quant
+  - quench
+  - gguf
+)"},
 };
 
 }  // namespace

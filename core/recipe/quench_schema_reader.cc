@@ -26,6 +26,7 @@ constexpr std::string_view kGptqKeys[] = {"damp_percent", "block_size", "act_ord
                                           "static_groups", "true_sequential"};
 constexpr std::string_view kAwqKeys[] = {"scale_grid", "duo_scaling",     "clip",
                                          "clip_grid",  "clip_max_shrink", "clip_tokens"};
+constexpr std::string_view kGgufKeys[] = {"type"};
 constexpr std::string_view kOverrideKeys[] = {"match", "weights", "skip"};
 constexpr std::string_view kCalibrationKeys[] = {"path", "samples", "seq_len", "seed", "shards"};
 constexpr std::string_view kEvaluationKeys[] = {"path", "max_sequences", "seq_len"};
@@ -141,6 +142,10 @@ absl::Status ReadAwqOptions(const MapReader& map, AwqOptions* awq) {
   return map.Read("clip_tokens", &awq->clip_tokens);
 }
 
+absl::Status ReadGgufOptions(const MapReader& map, GgufOptions* gguf) {
+  return map.Read("type", &gguf->type);
+}
+
 absl::Status ReadCalibrationOptions(const MapReader& map, CalibrationOptions* calibration) {
   QUENCH_RETURN_IF_ERROR(map.Read("path", &calibration->path));
   QUENCH_RETURN_IF_ERROR(map.Read("samples", &calibration->samples));
@@ -214,6 +219,7 @@ absl::StatusOr<Recipe> ReadQuenchRecipe(const Source& source, const YAML::Node& 
   }
   QUENCH_RETURN_IF_ERROR(ReadSection(top, "gptq", kGptqKeys, ReadGptqOptions, &recipe.gptq));
   QUENCH_RETURN_IF_ERROR(ReadSection(top, "awq", kAwqKeys, ReadAwqOptions, &recipe.awq));
+  QUENCH_RETURN_IF_ERROR(ReadSection(top, "gguf", kGgufKeys, ReadGgufOptions, &recipe.gguf));
   QUENCH_RETURN_IF_ERROR(top.Read("targets", &recipe.targets));
   QUENCH_RETURN_IF_ERROR(top.Read("ignore", &recipe.ignore));
   QUENCH_ASSIGN_OR_RETURN(recipe.overrides, ReadOverrides(top, recipe.weights));

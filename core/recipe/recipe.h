@@ -60,12 +60,20 @@ struct EvaluationOptions {
   int64_t seq_len = 0;        // 0: JSONL lines whole; text: calibration.seq_len
 };
 
+// Solving on GGUF's own grids: with `type` set (a llama-quantize mixture such as "q4_0" or
+// "q4_k_m"), each linear is quantized onto the block type llama.cpp's rules give it, so the
+// .gguf holds the solver's codes with no second rounding. Widths no block fits stay unquantized.
+struct GgufOptions {
+  std::string type;  // empty: linears use `weights`
+};
+
 struct Recipe {
   std::string name;  // preset name or file stem, for reports
   QuantMethod method = QuantMethod::kGptq;
   GridSpec weights;
   GptqOptions gptq;
   AwqOptions awq;
+  GgufOptions gguf;
   // Linears to quantize: full names such as "model.layers.0.self_attn.q_proj" matched
   // (searched) against every regex in `targets` and none in `ignore`.
   std::vector<std::string> targets = {".*"};

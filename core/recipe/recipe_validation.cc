@@ -12,6 +12,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/gguf/gguf_mixture.h"
 #include "core/recipe/recipe_names.h"
 #include "core/util/absl_view.h"
 #include "core/util/status_macros.h"
@@ -228,6 +230,10 @@ absl::Status Recipe::Validate() const {
   QUENCH_RETURN_IF_ERROR(ValidatePatterns(ignore, "ignore"));
   QUENCH_RETURN_IF_ERROR(ValidateOverrides(*this));
   QUENCH_RETURN_IF_ERROR(ValidateEmbedding(embedding));
+  if (!gguf.type.empty() && !FindGgufMixture(gguf.type)) {
+    return Invalid("gguf.type", absl::StrCat("unknown GGUF type '", gguf.type, "' (allowed: ",
+                                             absl::StrJoin(GgufMixtureNames(), ", "), ")"));
+  }
   QUENCH_RETURN_IF_ERROR(ValidateCalibration(calibration));
   QUENCH_RETURN_IF_ERROR(ValidateEvaluation(evaluation));
   return ValidateOutputs(outputs);

@@ -190,6 +190,10 @@ std::string RecipeToYaml(const Recipe& recipe) {
   out.Line(2, "clip_grid", absl::StrCat(recipe.awq.clip_grid));
   out.Line(2, "clip_max_shrink", YamlDouble(recipe.awq.clip_max_shrink));
   out.Line(2, "clip_tokens", absl::StrCat(recipe.awq.clip_tokens));
+  if (!recipe.gguf.type.empty()) {
+    out.Line(0, "gguf", "", "linears solved on this GGUF mixture's grids (weights ignored)");
+    out.Line(2, "type", recipe.gguf.type);
+  }
   out.List(0, "targets", recipe.targets, "regexes searched in linear names");
   out.List(0, "ignore", recipe.ignore);
   WriteOverrides(out, recipe.overrides);

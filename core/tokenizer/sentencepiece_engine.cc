@@ -37,6 +37,15 @@ bool SentencePieceEngine::Decode(const std::vector<int>& ids, std::string* text,
 int SentencePieceEngine::piece_count() const { return impl_->processor.GetPieceSize(); }
 std::string SentencePieceEngine::piece(int id) const { return impl_->processor.IdToPiece(id); }
 float SentencePieceEngine::score(int id) const { return impl_->processor.GetScore(id); }
+SentencePieceEngine::PieceType SentencePieceEngine::piece_type(int id) const {
+  const sentencepiece::SentencePieceProcessor& processor = impl_->processor;
+  if (processor.IsUnknown(id)) return PieceType::kUnknown;
+  if (processor.IsControl(id)) return PieceType::kControl;
+  if (processor.IsUnused(id)) return PieceType::kUnused;
+  if (processor.IsByte(id)) return PieceType::kByte;
+  // User-defined pieces have no public predicate; llama.cpp's converter calls them normal too.
+  return PieceType::kNormal;
+}
 int SentencePieceEngine::bos_id() const { return impl_->processor.bos_id(); }
 int SentencePieceEngine::eos_id() const { return impl_->processor.eos_id(); }
 

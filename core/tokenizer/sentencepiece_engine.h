@@ -28,6 +28,9 @@ class SentencePieceEngine {
   // The piece string and score of `id` in [0, piece_count()), for inspecting a model.
   std::string piece(int id) const;
   float score(int id) const;
+  // What kind of piece `id` in [0, piece_count()) is; llama.cpp's GGUF stores it per token.
+  enum class PieceType { kNormal, kUnknown, kControl, kUnused, kByte };
+  PieceType piece_type(int id) const;
   int bos_id() const;  // -1 when the model has none
   int eos_id() const;  // -1 when the model has none
 
