@@ -24,7 +24,22 @@ struct ExportFlags {
   std::string out;
 };
 
+// Without --job: the unquantized model as GGUF (the reference llama.cpp compares against).
+absl::Status Convert(const ExportFlags& flags) {
+  if (flags.formats != std::vector<std::string>{"gguf"} || flags.out.empty()) {
+    return absl::InvalidArgumentError(
+        "without --job, export converts the unquantized model: give --format gguf and --out DIR");
+  }
+  QUENCH_ASSIGN_OR_RETURN(const ModelSpec spec, LoadModelSpec(flags.model));
+  QUENCH_ASSIGN_OR_RETURN(const Checkpoint checkpoint, Checkpoint::Open(flags.model));
+  const std::filesystem::path out = std::filesystem::path(flags.out) / kGgufFileName;
+  QUENCH_RETURN_IF_ERROR(ConvertToGguf(spec, checkpoint, flags.model, out));
+  std::cout << "wrote " << out.string() << " (unquantized)\n";
+  return absl::OkStatus();
+}
+
 absl::Status Run(const ExportFlags& flags) {
+  if (flags.job.empty()) return Convert(flags);
   const auto start = std::chrono::steady_clock::now();
   const std::filesystem::path artifact = std::filesystem::path(flags.job) / "quench.safetensors";
   if (!std::filesystem::exists(artifact)) {
@@ -66,8 +81,12 @@ void RegisterExportCommand(CLI::App& app, int& exit_code) {
       "compressed_tensors (vLLM's native format: int2/4/8 pack-quantized, fp8 float-quantized), "
       "gguf (llama.cpp: <out>/model.gguf; the job's codes as Q4_0/Q5_0/Q8_0 blocks, other tensors "
       "unchanged; jobs solved with a gguf-* preset fit it).\n\n"
-      "Example:\n  quench export --job /tmp/q --model ../shared/models/stories260K --format awq");
-  cmd->add_option("--job", flags->job, "Output directory of `quench local quantize`")->required();
+      "Examples:\n  quench export --job /tmp/q --model ../shared/models/stories260K --format awq\n"
+      "  quench export --model ../shared/models/stories260K --format gguf --out /tmp/ref   "
+      "(unquantized, e.g. as the --ref of llama.cpp comparisons)");
+  cmd->add_option("--job", flags->job,
+                  "Output directory of `quench local quantize` (without it, --format gguf "
+                  "converts the unquantized model)");
   cmd->add_option("--model", flags->model, "The model the job quantized")->required();
   cmd->add_option("--format", flags->formats,
                   "gptq, gptq_v2, awq, compressed_tensors or gguf (repeatable)")

@@ -215,10 +215,12 @@ absl::Status CheckGgufLinear(const GridSpec& grid, int64_t out, int64_t in) {
       "/ int5 / int8 grid with fp16 scales and groups of 32 (or multiples)"));
 }
 
-absl::Status WriteGgufModel(const QuenchArtifactReader& artifact, const ModelSpec& spec,
-                            const Checkpoint& source, const std::filesystem::path& source_dir,
-                            const std::filesystem::path& out_file,
-                            const std::optional<GgufMixture>& mixture) {
+namespace {
+
+absl::Status WriteGguf(const QuenchArtifactReader* artifact, const ModelSpec& spec,
+                       const Checkpoint& source, const std::filesystem::path& source_dir,
+                       const std::filesystem::path& out_file,
+                       const std::optional<GgufMixture>& mixture) {
   QUENCH_RETURN_IF_ERROR(CheckGgufModel(spec));
   std::error_code error;
   std::filesystem::create_directories(out_file.parent_path(), error);
@@ -235,16 +237,23 @@ absl::Status WriteGgufModel(const QuenchArtifactReader& artifact, const ModelSpe
     DType float_dtype = DType::kF32;
   };
   std::vector<Source> sources;
-  const std::set<std::string> plain(artifact.PlainNames().begin(), artifact.PlainNames().end());
+  // Without an artifact (a plain conversion) every tensor is the source's.
+  std::set<std::string> plain;
+  if (artifact) plain.insert(artifact->PlainNames().begin(), artifact->PlainNames().end());
+  const auto read_plain = [artifact, &source](const std::string& name) -> absl::StatusOr<Tensor> {
+    if (artifact) return artifact->ReadPlain(name);
+    QUENCH_ASSIGN_OR_RETURN(const Tensor stored, source.Get(name));
+    return stored.ToFloat32();
+  };
   for (PlannedTensor& tensor : PlanTensors(spec)) {
     const std::string module(absl::StripSuffix(tensor.hf_name, ".weight"));
-    if (const auto* info = artifact.FindQuantized(module)) {
+    if (const auto* info = artifact ? artifact->FindQuantized(module) : nullptr) {
       const auto type = GgmlTypeForGrid(info->grid, info->cols);
       if (!type) {
         return absl::InvalidArgumentError(absl::StrCat(
             module, ": ", CheckGgufLinear(info->grid, info->rows, info->cols).message()));
       }
-      if (!artifact.HasSequentialGroups(module)) {
+      if (!artifact->HasSequentialGroups(module)) {
         return absl::InvalidArgumentError(absl::StrCat(
             module, ": GGUF blocks have no g_idx; GPTQ act-order needs `static_groups: true`"));
       }
@@ -254,7 +263,7 @@ absl::Status WriteGgufModel(const QuenchArtifactReader& artifact, const ModelSpe
       continue;
     }
     const SafetensorsEntry* entry = source.FindEntry(tensor.hf_name);
-    if (entry == nullptr || !plain.contains(tensor.hf_name)) {
+    if (entry == nullptr || (artifact && !plain.contains(tensor.hf_name))) {
       return absl::InvalidArgumentError(
           absl::StrCat(tensor.hf_name, " (GGUF ", tensor.gguf_name,
                        ") is in neither the job's artifact nor the source model"));
@@ -276,7 +285,8 @@ absl::Status WriteGgufModel(const QuenchArtifactReader& artifact, const ModelSpe
   QUENCH_ASSIGN_OR_RETURN(auto tokenizer, GgufTokenizerMetadata(source_dir, spec));
   for (auto& [key, value] : tokenizer) writer.Add(key, std::move(value));
 
-  auto cache = std::make_shared<QuantizedModuleCache>(artifact);
+  std::shared_ptr<QuantizedModuleCache> cache;
+  if (artifact) cache = std::make_shared<QuantizedModuleCache>(*artifact);
   if (spec.rope_scaling.kind == RopeScalingKind::kLlama3) {
     const std::vector<float> factors = Llama3RopeFactors(spec);
     QUENCH_RETURN_IF_ERROR(
@@ -298,14 +308,30 @@ absl::Status WriteGgufModel(const QuenchArtifactReader& artifact, const ModelSpe
         return QuantizedRows(*q, type, heads);
       };
     } else {
-      produce = [&artifact, name = tensor.hf_name, dtype = item.float_dtype,
+      produce = [&read_plain, name = tensor.hf_name, dtype = item.float_dtype,
                  heads]() -> absl::StatusOr<std::vector<uint8_t>> {
-        return FloatRows(artifact.ReadPlain(name), dtype, heads);
+        QUENCH_ASSIGN_OR_RETURN(const Tensor values, read_plain(name));
+        return FloatRows(values, dtype, heads);
       };
     }
     QUENCH_RETURN_IF_ERROR(writer.AddTensor(tensor.gguf_name, item.ne, item.type, produce));
   }
   return writer.Write(out_file);
+}
+
+}  // namespace
+
+absl::Status WriteGgufModel(const QuenchArtifactReader& artifact, const ModelSpec& spec,
+                            const Checkpoint& source, const std::filesystem::path& source_dir,
+                            const std::filesystem::path& out_file,
+                            const std::optional<GgufMixture>& mixture) {
+  return WriteGguf(&artifact, spec, source, source_dir, out_file, mixture);
+}
+
+absl::Status ConvertToGguf(const ModelSpec& spec, const Checkpoint& source,
+                           const std::filesystem::path& source_dir,
+                           const std::filesystem::path& out_file) {
+  return WriteGguf(nullptr, spec, source, source_dir, out_file, std::nullopt);
 }
 
 }  // namespace quench

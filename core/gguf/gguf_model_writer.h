@@ -34,6 +34,12 @@ absl::Status WriteGgufModel(const QuenchArtifactReader& artifact, const ModelSpe
                             const std::filesystem::path& out_file,
                             const std::optional<GgufMixture>& mixture);
 
+// The unquantized model as GGUF, every tensor in its source dtype (1-D in F32): the reference
+// for comparing quantized GGUFs in llama.cpp.
+absl::Status ConvertToGguf(const ModelSpec& spec, const Checkpoint& source,
+                           const std::filesystem::path& source_dir,
+                           const std::filesystem::path& out_file);
+
 // The permutation llama.cpp's converter applies to q_proj / k_proj rows: GGUF row r holds
 // Hugging Face row HfRowOfGgufRow(r). `heads` is the head count of that projection.
 int64_t HfRowOfGgufRow(int64_t row, int64_t rows, int64_t heads);
