@@ -6,12 +6,14 @@
 #include <cstring>
 #include <random>
 
+#include "core/data/token_dataset.h"
 #include "core/export/export_outputs.h"
 #include "core/gguf/gguf_mixture.h"
 #include "core/gguf/gguf_model_reader.h"
 #include "core/gguf/gguf_model_writer.h"
 #include "core/job/quant_plan.h"
 #include "core/model/testgen.h"
+#include "kernels/cpu/cpu_backend.h"
 #include "tests/core/test_paths.h"
 #include "tests/job/job_test_support.h"
 
@@ -184,6 +186,53 @@ TEST_P(GgufJobTest, FileDecodesToTheJobsWeightsWithEveryRequiredKey) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, GgufJobTest, ::testing::Values("q4_0", "q5_0", "q8_0"));
+
+// Acceptance on the real stories260K: the GGUF evaluates exactly as the job's own model did
+// (same KL to the last bit), and GPTQ solved on the Q4_0 grid beats round-to-nearest Q4_0.
+TEST(GgufModelTest, Stories260KGptqOnTheQ4_0GridBeatsRoundToNearest) {
+  const auto model = testing::SharedPath("models/stories260K");
+  const auto calib = testing::SharedPath("data/stories260K-calib.jsonl");
+  const auto eval = testing::SharedPath("data/stories260K-eval.jsonl");
+  for (const auto& path : {model, calib, eval}) QUENCH_REQUIRE_SHARED(path);
+  const TokenSequences calibration = *LoadJsonlSequences(calib, nullptr, {});
+  const TokenSequences evaluation = *LoadJsonlSequences(eval, nullptr, {});
+  auto backend = kernels::MakeCpuBackend();
+  double kl[2] = {0, 0};
+  for (const QuantMethod method : {QuantMethod::kRtn, QuantMethod::kGptq}) {
+    TempDir dir;
+    Recipe recipe = *LoadPreset("gptq-gguf-q4_0");
+    recipe.method = method;
+    recipe.calibration.samples = static_cast<int64_t>(calibration.size());
+    auto run = testing::RunJob(model, recipe, calibration, evaluation);
+    ASSERT_TRUE(run.has_value());
+    ASSERT_TRUE(testing::WriteQuenchArtifact(*run, dir / "quench.safetensors").ok());
+    const auto exported = WriteExport("gguf", dir / "quench.safetensors", run->spec,
+                                      run->checkpoint, model, dir.path(), "q4_0");
+    ASSERT_TRUE(exported.ok()) << exported;
+    auto opened = GgufFile::Open(dir / kGgufFileName);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    auto file = std::make_shared<const GgufFile>(std::move(*opened));
+    EXPECT_EQ(file->GetString("tokenizer.ggml.model").value_or(""), "llama");
+    EXPECT_EQ(file->Find("tokenizer.ggml.tokens")->strings.size(), 512u);
+    EXPECT_EQ(file->FindTensor("blk.0.ffn_down.weight")->type, GgmlType::kF32) << "172 wide";
+    EXPECT_EQ(file->FindTensor("blk.0.ffn_up.weight")->type, GgmlType::kQ4_0);
+    auto spec = ReadGgufModelSpec(*file);
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    auto weights = LoadGgufWeights(*spec, file);
+    ASSERT_TRUE(weights.ok()) << weights.status();
+    Transformer reference(run->spec, run->original, *backend);
+    Transformer from_gguf(*spec, *weights, *backend);
+    auto comparison = CompareModels(reference, from_gguf, evaluation);
+    ASSERT_TRUE(comparison.ok()) << comparison.status();
+    EXPECT_EQ(comparison->mean_kl(), run->comparison->mean_kl()) << "GGUF ≠ the job's model";
+    EXPECT_EQ(comparison->candidate.perplexity(), run->comparison->candidate.perplexity());
+    kl[method == QuantMethod::kGptq] = comparison->mean_kl();
+    std::printf("%s on the Q4_0 grid: KL %.5f, perplexity %.4f\n",
+                std::string(QuantMethodName(method)).c_str(), comparison->mean_kl(),
+                comparison->candidate.perplexity());
+  }
+  EXPECT_LT(kl[1], 0.75 * kl[0]) << "GPTQ " << kl[1] << " vs RTN " << kl[0];
+}
 
 TEST(GgufModelTest, PlanCheckRefusesGridsWithoutABlockType) {
   auto spec = ParseModelSpec(LlamaConfigJson(64, 128, 1, 4, 2, 96, 64), "test");
