@@ -1,8 +1,11 @@
 // `quench inspect`: what a safetensors file or a model directory holds.
 #include <iostream>
+#include <map>
 
 #include "absl/strings/str_format.h"
 #include "client/commands.h"
+#include "core/gguf/gguf_file.h"
+#include "core/gguf/gguf_model_reader.h"
 #include "core/io/checkpoint.h"
 #include "core/model/model_spec.h"
 #include "core/util/status_macros.h"
@@ -31,7 +34,79 @@ nlohmann::ordered_json SpecToJson(const ModelSpec& spec) {
   return out;
 }
 
+// A metadata value as text: scalars as they are, arrays by element type and length.
+nlohmann::ordered_json GgufValueJson(const GgufValue& value) {
+  switch (value.type) {
+    case GgufValueType::kString:
+      return value.string_value;
+    case GgufValueType::kArray:
+      return absl::StrCat("[", GgufValueTypeName(value.element_type), " x ",
+                          value.element_type == GgufValueType::kString ? value.strings.size()
+                                                                       : value.numbers.size(),
+                          "]");
+    case GgufValueType::kF32:
+    case GgufValueType::kF64:
+      return value.float_value;
+    case GgufValueType::kBool:
+      return value.bool_value;
+    case GgufValueType::kI8:
+    case GgufValueType::kI16:
+    case GgufValueType::kI32:
+    case GgufValueType::kI64:
+      return value.signed_value;
+    default:
+      return value.unsigned_value;
+  }
+}
+
+absl::Status RunGguf(const InspectFlags& flags) {
+  QUENCH_ASSIGN_OR_RETURN(const GgufFile file, GgufFile::Open(flags.path));
+  nlohmann::ordered_json out;
+  out["path"] = flags.path;
+  out["gguf_version"] = file.version();
+  if (auto spec = ReadGgufModelSpec(file); spec.ok()) out["model"] = SpecToJson(*spec);
+  nlohmann::ordered_json metadata = nlohmann::ordered_json::object();
+  for (const auto& [key, value] : file.metadata()) {
+    metadata[key] = {{"type", std::string(GgufValueTypeName(value.type))},
+                     {"value", GgufValueJson(value)}};
+  }
+  out["metadata"] = metadata;
+  nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
+  std::map<std::string, int64_t> elements_by_type;
+  int64_t total_bytes = 0, total_elements = 0;
+  for (const GgufTensorInfo& tensor : file.tensors()) {
+    const std::string type = GgmlTypeInfoOf(tensor.type).name;
+    tensors.push_back(
+        {{"name", tensor.name}, {"type", type}, {"ne", tensor.ne}, {"bytes", tensor.num_bytes()}});
+    elements_by_type[type] += tensor.num_elements();
+    total_bytes += tensor.num_bytes();
+    total_elements += tensor.num_elements();
+  }
+  out["tensors"] = tensors;
+  out["elements_by_type"] = elements_by_type;
+  out["bits_per_weight"] = 8.0 * total_bytes / std::max<int64_t>(total_elements, 1);
+  if (flags.json) {
+    std::cout << out.dump(2) << "\n";
+    return absl::OkStatus();
+  }
+  std::cout << flags.path << ": GGUF v" << file.version() << "\n";
+  for (const auto& [key, entry] : metadata.items()) {
+    std::cout << absl::StrFormat("  %-44s %-7s %s\n", key, entry["type"].get<std::string>(),
+                                 entry["value"].dump());
+  }
+  for (const auto& tensor : tensors) {
+    std::cout << absl::StrFormat(
+        "  %-32s %-6s %-18s %10d bytes\n", tensor["name"].get<std::string>(),
+        tensor["type"].get<std::string>(), tensor["ne"].dump(), tensor["bytes"].get<int64_t>());
+  }
+  std::cout << absl::StrFormat("\n%d tensors, %d elements, %d bytes (%.3f bits per weight)\n",
+                               tensors.size(), total_elements, total_bytes,
+                               out["bits_per_weight"].get<double>());
+  return absl::OkStatus();
+}
+
 absl::Status Run(const InspectFlags& flags) {
+  if (std::filesystem::path(flags.path).extension() == ".gguf") return RunGguf(flags);
   QUENCH_ASSIGN_OR_RETURN(Checkpoint checkpoint, Checkpoint::Open(flags.path));
   std::optional<ModelSpec> spec;
   if (std::filesystem::is_directory(flags.path)) {
@@ -106,8 +181,12 @@ void RegisterInspectCommand(CLI::App& app, int& exit_code) {
   cmd->footer(
       "Prints each tensor's name, dtype, shape and bytes, and the metadata, of a safetensors file "
       "or a model directory (sharded checkpoints included), after validating every "
-      "header.\n\nExample:\n  quench inspect ../shared/models/stories260K");
-  cmd->add_option("path", flags->path, "A *.safetensors file or a model directory")->required();
+      "header. A .gguf file lists its metadata (with each value's GGUF type), its tensors' "
+      "block types and bits per weight.\n\nExamples:\n  quench inspect "
+      "../shared/models/stories260K\n"
+      "  quench inspect /tmp/g/model.gguf");
+  cmd->add_option("path", flags->path, "A *.safetensors file, a model directory or a .gguf file")
+      ->required();
   cmd->add_flag("--json", flags->json, "Print as JSON");
   cmd->callback([flags, &exit_code] {
     if (const auto status = Run(*flags); !status.ok()) exit_code = ReportError("inspect", status);

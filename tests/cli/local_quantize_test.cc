@@ -132,5 +132,43 @@ TEST(LocalQuantizeTest, RecipeOutputsAndExportCommandWriteTheSameCheckpoints) {
       << missing.output;
 }
 
+TEST(LocalQuantizeTest, GgufPresetWritesAFileThatInspectAndEvalRead) {
+  TempDir dir;
+  auto testgen = testing::RunCommand(
+      kQuench + " testgen --hidden 64 --intermediate 128 --layers 1 --heads 4 --kv-heads 2 " +
+      "--vocab 96 --seed 3 --out " + (dir / "model").string());
+  ASSERT_EQ(testgen.exit_code, 0) << testgen.output;
+  auto job = testing::RunCommand(kQuench + " local quantize --model " + (dir / "model").string() +
+                                 " --preset rtn-gguf-q8_0 --out " + (dir / "job").string());
+  ASSERT_EQ(job.exit_code, 0) << job.output;
+  const auto gguf = dir / "job" / "model.gguf";
+  auto inspect = testing::RunCommand(kQuench + " inspect --json " + gguf.string() + " 2>/dev/null");
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.output;
+  const auto listed = nlohmann::json::parse(inspect.output, nullptr, false);
+  ASSERT_FALSE(listed.is_discarded()) << inspect.output;
+  EXPECT_EQ(listed["metadata"]["general.file_type"]["value"], 7) << "LLAMA_FTYPE_MOSTLY_Q8_0";
+  EXPECT_EQ(listed["metadata"]["llama.block_count"]["type"], "u32");
+  int q8_tensors = 0;
+  for (const auto& tensor : listed["tensors"]) q8_tensors += tensor["type"] == "Q8_0";
+  EXPECT_EQ(q8_tensors, 7);
+  // Random token ids as evaluation data; the .gguf and fake_quant/ evaluate the same.
+  ASSERT_TRUE(WriteFileAtomically(dir / "eval.jsonl",
+                                  "{\"input_ids\": [1, 5, 9, 33, 2, 70, 12, 4]}\n"
+                                  "{\"input_ids\": [3, 3, 8, 91, 40, 17]}\n")
+                  .ok());
+  std::string results[2];
+  for (int i = 0; i < 2; ++i) {
+    const auto model = i == 0 ? gguf : dir / "job" / "fake_quant";
+    auto eval = testing::RunCommand(kQuench + " eval --json --model " + model.string() +
+                                    " --reference " + (dir / "model").string() + " --tokens " +
+                                    (dir / "eval.jsonl").string() + " 2>/dev/null");
+    ASSERT_EQ(eval.exit_code, 0) << eval.output;
+    const auto parsed = nlohmann::json::parse(eval.output, nullptr, false);
+    ASSERT_FALSE(parsed.is_discarded()) << eval.output;
+    results[i] = parsed["kl_divergence"].dump() + " " + parsed["perplexity"].dump();
+  }
+  EXPECT_EQ(results[0], results[1]);
+}
+
 }  // namespace
 }  // namespace quench
