@@ -377,8 +377,11 @@ absl::StatusOr<QuantizedTensor> ReadCompressedTensorsLinear(const Checkpoint& ch
     QUENCH_ASSIGN_OR_RETURN(const Tensor shape, checkpoint.Get(module + ".weight_shape"));
     if (shape.dtype() != DType::kI64 || shape.num_elements() != 2)
       return bad("weight_shape is not I64 [2]");
-    cols = shape.data<int64_t>()[1];
-    if (shape.data<int64_t>()[0] != rows || weight->dtype != DType::kI32 ||
+    // Safetensors data is not aligned: copy instead of loading through an int64 pointer.
+    int64_t dims[2];
+    std::memcpy(dims, shape.raw_data(), sizeof(dims));
+    cols = dims[1];
+    if (dims[0] != rows || weight->dtype != DType::kI32 ||
         weight->shape[1] != PackedWords(cols, grid.bits))
       return bad("weight_packed disagrees with weight_shape and num_bits");
   } else if (weight->dtype != DType::kF8E4M3) {
@@ -411,7 +414,7 @@ absl::StatusOr<QuantizedTensor> ReadCompressedTensorsLinear(const Checkpoint& ch
     std::vector<uint8_t> zeros(rows);
     for (int64_t g = 0; g < q.num_groups; ++g) {
       for (int64_t w = 0; w < words; ++w)
-        packed[w] = zero_data.data<int32_t>()[w * q.num_groups + g];
+        std::memcpy(&packed[w], zero_data.raw_data() + (w * q.num_groups + g) * 4, 4);
       UnpackBits(packed, grid.bits, zeros);
       for (int64_t r = 0; r < rows; ++r) q.params[r * q.num_groups + g].zero = zeros[r];
     }
