@@ -285,14 +285,8 @@ absl::Status WriteCompressedTensorsModel(const QuenchArtifactReader& artifact,
                      return absl::StatusOr<Tensor>(std::move(shape_tensor));
                    }});
     if (group.act_order) {
-      out.push_back({{module + ".weight_g_idx", DType::kI32, {info.cols}},
-                     [cache, module]() -> absl::StatusOr<Tensor> {
-                       QUENCH_ASSIGN_OR_RETURN(const QuantizedTensor* q, cache->Get(module));
-                       Tensor g_idx = Tensor::Zeros(DType::kI32, {q->cols});
-                       std::memcpy(g_idx.mutable_data<int32_t>(), q->g_idx.data(),
-                                   q->g_idx.size() * sizeof(int32_t));
-                       return g_idx;
-                     }});
+      out.push_back(
+          {{module + ".weight_g_idx", DType::kI32, {info.cols}}, produce(&GroupIndexI32)});
     }
     return absl::OkStatus();
   };

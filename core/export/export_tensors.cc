@@ -1,5 +1,7 @@
 #include "core/export/export_tensors.h"
 
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "core/job/quant_plan.h"
 #include "core/util/status_macros.h"
@@ -23,6 +25,12 @@ Tensor GroupMajorScalesF16(const QuantizedTensor& q) {
   Tensor out = Tensor::Zeros(DType::kF16, {q.num_groups, q.rows});
   ConvertFromFloat(transposed.data(), DType::kF16, out.mutable_data<uint8_t>(), transposed.size());
   return out;
+}
+
+Tensor GroupIndexI32(const QuantizedTensor& q) {
+  Tensor g_idx = Tensor::Zeros(DType::kI32, {q.cols});
+  std::memcpy(g_idx.mutable_data<int32_t>(), q.g_idx.data(), q.g_idx.size() * sizeof(int32_t));
+  return g_idx;
 }
 
 absl::Status CheckNoQuantizedEmbedding(const QuenchArtifactReader& artifact, const ModelSpec& spec,

@@ -26,6 +26,10 @@ class QuantizedModuleCache {
 // Scales as GPTQ and AWQ store them: fp16 [groups, out] (Quench keeps [out, groups]).
 Tensor GroupMajorScalesF16(const QuantizedTensor& q);
 
+// The group of each input column, I32 [cols], as GPTQ's g_idx and compressed-tensors'
+// weight_g_idx store it.
+Tensor GroupIndexI32(const QuantizedTensor& q);
+
 // A format for linears only refuses a quantized embedding, saying what to change.
 absl::Status CheckNoQuantizedEmbedding(const QuenchArtifactReader& artifact, const ModelSpec& spec,
                                        absl::string_view format);

@@ -176,10 +176,7 @@ absl::Status WriteGptqModel(const QuenchArtifactReader& artifact, const ModelSpe
     out.push_back({{module + ".g_idx", DType::kI32, {info.cols}},
                    [cache, module]() -> absl::StatusOr<Tensor> {
                      QUENCH_ASSIGN_OR_RETURN(const QuantizedTensor* q, cache->Get(module));
-                     Tensor g_idx = Tensor::Zeros(DType::kI32, {q->cols});
-                     std::memcpy(g_idx.mutable_data<int32_t>(), q->g_idx.data(),
-                                 q->g_idx.size() * sizeof(int32_t));
-                     return g_idx;
+                     return GroupIndexI32(*q);
                    }});
     return absl::OkStatus();
   };

@@ -13,8 +13,8 @@
 namespace quench::recipe_internal {
 
 inline constexpr std::string_view kTopLevelKeys[] = {
-    "method",    "weights",   "gptq",        "awq",        "targets", "ignore",
-    "overrides", "embedding", "calibration", "evaluation", "outputs", "name", "gguf"};
+    "method",    "weights",     "gptq",       "awq",     "targets", "ignore", "overrides",
+    "embedding", "calibration", "evaluation", "outputs", "name",    "gguf"};
 
 // The recipe in `root`, a mapping with keys from kTopLevelKeys; not yet validated.
 absl::StatusOr<Recipe> ReadQuenchRecipe(const Source& source, const YAML::Node& root);
