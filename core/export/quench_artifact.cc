@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/export/model_tensors.h"
 #include "core/job/quant_plan.h"
+#include "core/quant/ggml_grid.h"
 #include "core/util/status_macros.h"
 
 namespace quench {
@@ -12,16 +13,21 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 const std::string kFormatVersion = "1";  // a std::string: GCC 12 misfires -Wrestrict on "1"
-constexpr const char* kGridKinds[] = {"int", "fp8", "nf4", "fp4", "mxfp4", "mxfp8", "mxint8"};
+constexpr const char* kGridKinds[] = {"int",   "fp8",   "nf4",    "fp4",
+                                      "mxfp4", "mxfp8", "mxint8", "ggml"};
+// A ggml grid's stored factors per group: fp16 bits of d and dmin, the sub-block scale and min.
+constexpr int64_t kGgmlFactors = 4;
 constexpr const char* kGranularities[] = {"tensor", "channel", "group"};
 
 json GridToJson(const GridSpec& grid) {
-  return {{"type", kGridKinds[static_cast<int>(grid.kind)]},
-          {"bits", grid.bits},
-          {"symmetric", grid.symmetric},
-          {"granularity", kGranularities[static_cast<int>(grid.granularity)]},
-          {"group_size", grid.group_size},
-          {"scale_dtype", std::string(DTypeName(grid.scale_dtype))}};
+  json value = {{"type", kGridKinds[static_cast<int>(grid.kind)]},
+                {"bits", grid.bits},
+                {"symmetric", grid.symmetric},
+                {"granularity", kGranularities[static_cast<int>(grid.granularity)]},
+                {"group_size", grid.group_size},
+                {"scale_dtype", std::string(DTypeName(grid.scale_dtype))}};
+  if (grid.kind == GridKind::kGgml) value["ggml_type"] = GgmlTypeInfoOf(grid.ggml_type).name;
+  return value;
 }
 
 absl::StatusOr<GridSpec> GridFromJson(const json& value, const std::string& name) {
@@ -56,6 +62,11 @@ absl::StatusOr<GridSpec> GridFromJson(const json& value, const std::string& name
   const auto scale_dtype = ParseDType(value["scale_dtype"].get<std::string>());
   if (!scale_dtype) return bad("unknown scale_dtype");
   grid.scale_dtype = *scale_dtype;
+  if (grid.kind == GridKind::kGgml) {
+    const auto type = ParseGgmlTypeName(value.value("ggml_type", std::string()));
+    if (!type) return bad("a ggml grid needs a known ggml_type");
+    grid.ggml_type = *type;
+  }
   QUENCH_RETURN_IF_ERROR(grid.Validate());
   return grid;
 }
@@ -130,6 +141,15 @@ absl::Status QuenchArtifactWriter::AddQuantized(const std::string& name, const Q
   if (q.grid.kind == GridKind::kInt && !q.grid.symmetric) {
     QUENCH_RETURN_IF_ERROR(writer_.Add(absl::StrCat(name, ".qzeros"),
                                        VectorTensor(zeros, DType::kI32, {q.rows, q.num_groups})));
+  }
+  if (q.grid.kind == GridKind::kGgml) {
+    std::vector<int32_t> factors;
+    for (const auto& p : q.params) {
+      factors.insert(factors.end(), {p.ggml_d, p.ggml_dmin, p.ggml_sub_scale, p.ggml_sub_min});
+    }
+    QUENCH_RETURN_IF_ERROR(
+        writer_.Add(absl::StrCat(name, ".qggml"),
+                    VectorTensor(factors, DType::kI32, {q.rows, q.num_groups, kGgmlFactors})));
   }
   QUENCH_RETURN_IF_ERROR(
       writer_.Add(absl::StrCat(name, ".g_idx"), VectorTensor(q.g_idx, DType::kI32, {q.cols})));
@@ -207,13 +227,22 @@ absl::StatusOr<QuenchArtifactReader> QuenchArtifactReader::Open(const fs::path& 
       return absl::InvalidArgumentError(
           absl::StrCat(path.string(), ": '", name, "' qzeros malformed"));
     }
+    const auto* factors = file.Find(absl::StrCat(name, ".qggml"));
+    if ((grid.kind == GridKind::kGgml) != (factors != nullptr) ||
+        (factors != nullptr &&
+         (factors->dtype != DType::kI32 ||
+          factors->shape != Shape{shape.rows, shape.num_groups, kGgmlFactors}))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path.string(), ": '", name, "' qggml (the ggml grid's block factors) malformed"));
+    }
     const auto* awq_scales = file.Find(absl::StrCat(name, ".awq_scales"));
     if (awq_scales != nullptr &&
         (awq_scales->dtype != DType::kF32 || awq_scales->shape != Shape{shape.cols})) {
       return absl::InvalidArgumentError(
           absl::StrCat(path.string(), ": '", name, "' awq_scales malformed"));
     }
-    for (const char* suffix : {".qcodes", ".qscales", ".qzeros", ".g_idx", ".awq_scales"})
+    for (const char* suffix :
+         {".qcodes", ".qscales", ".qzeros", ".qggml", ".g_idx", ".awq_scales"})
       parts.insert(absl::StrCat(name, suffix));
     reader.quantized_[name] = {grid, shape.rows, shape.cols};
   }
@@ -258,7 +287,24 @@ absl::StatusOr<QuantizedTensor> QuenchArtifactReader::ReadQuantized(absl::string
   if (const auto* entry = file_.Find(absl::StrCat(name, ".qzeros")); entry != nullptr)
     std::memcpy(zeros.data(), file_.View(*entry).raw_data(), zeros.size() * sizeof(int32_t));
   for (size_t i = 0; i < q.params.size(); ++i) q.params[i] = {scales.data<float>()[i], zeros[i]};
+  if (q.grid.kind == GridKind::kGgml) ReadGgmlFactors(name, q);
   return q;
+}
+
+void QuenchArtifactReader::ReadGgmlFactors(absl::string_view name, QuantizedTensor& q) const {
+  // Scales and offsets come from the stored factors by the dequantizer's arithmetic, so the
+  // weights decode exactly as they did in the job (and as llama.cpp will decode them).
+  std::vector<int32_t> factors(q.params.size() * kGgmlFactors);
+  std::memcpy(factors.data(), file_.View(*file_.Find(absl::StrCat(name, ".qggml"))).raw_data(),
+              factors.size() * sizeof(int32_t));
+  for (size_t i = 0; i < q.params.size(); ++i) {
+    GgmlBlockFields fields;
+    fields.d = static_cast<uint16_t>(factors[kGgmlFactors * i]);
+    fields.dmin = static_cast<uint16_t>(factors[kGgmlFactors * i + 1]);
+    fields.sub_scales[0] = factors[kGgmlFactors * i + 2];
+    fields.sub_mins[0] = factors[kGgmlFactors * i + 3];
+    q.params[i] = GgmlGroupParams(q.grid.ggml_type, fields, 0);
+  }
 }
 
 std::vector<float> QuenchArtifactReader::ReadAwqScales(absl::string_view name) const {

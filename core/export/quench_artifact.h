@@ -79,6 +79,7 @@ class QuenchArtifactReader {
 
  private:
   QuenchArtifactReader() = default;
+  void ReadGgmlFactors(absl::string_view name, QuantizedTensor& q) const;
   SafetensorsFile file_;
   std::map<std::string, QuantizedInfo, std::less<>> quantized_;
   std::vector<std::string> plain_;

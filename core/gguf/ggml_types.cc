@@ -889,4 +889,158 @@ void PackQ8_0Block(float d, std::span<const uint8_t, 32> codes, uint8_t* out) {
   }
 }
 
+bool HasGgmlBlockFields(GgmlType type) {
+  switch (type) {
+    case GgmlType::kQ4_1:
+    case GgmlType::kQ5_1:
+    case GgmlType::kQ2_K:
+    case GgmlType::kQ3_K:
+    case GgmlType::kQ4_K:
+    case GgmlType::kQ5_K:
+    case GgmlType::kQ6_K:
+      return true;
+    default:
+      return false;
+  }
+}
+
+int GgmlSubBlockSize(GgmlType type) {
+  QUENCH_CHECK(HasGgmlBlockFields(type));
+  return type == GgmlType::kQ2_K || type == GgmlType::kQ3_K || type == GgmlType::kQ6_K ? 16 : 32;
+}
+
+void UnpackGgmlBlock(GgmlType type, const uint8_t* in, GgmlBlockFields& out) {
+  out = GgmlBlockFields{};
+  switch (type) {
+    case GgmlType::kQ4_1:
+    case GgmlType::kQ5_1:
+      out.d = Load16(in);
+      out.dmin = Load16(in + 2);
+      for (int j = 0; j < kBlock; ++j) {
+        out.codes[j] =
+            type == GgmlType::kQ4_1 ? NibbleCode(in + 4, j) : FiveBitCode(in + 4, in + 8, j);
+      }
+      return;
+    case GgmlType::kQ2_K:
+      out.d = Load16(in + kQ2D);
+      out.dmin = Load16(in + kQ2Dmin);
+      for (int g = 0; g < 16; ++g) {
+        out.sub_scales[g] = in[kQ2Scales + g] & 0xf;
+        out.sub_mins[g] = in[kQ2Scales + g] >> 4;
+      }
+      for (int e = 0; e < kSuperBlock; ++e) out.codes[e] = TwoBitCode(in + kQ2Qs, e);
+      return;
+    case GgmlType::kQ3_K:
+      out.d = Load16(in + kQ3D);
+      for (int g = 0; g < 16; ++g) out.sub_scales[g] = UnpackQ3Scale(in + kQ3Scales, g);
+      for (int e = 0; e < kSuperBlock; ++e) {
+        const bool high = (in[kQ3Hmask + e % 32] >> (e / 32)) & 1;
+        out.codes[e] = static_cast<uint8_t>(TwoBitCode(in + kQ3Qs, e) + (high ? 4 : 0));
+      }
+      return;
+    case GgmlType::kQ4_K:
+    case GgmlType::kQ5_K: {
+      out.d = Load16(in);
+      out.dmin = Load16(in + 2);
+      const uint8_t* qh = type == GgmlType::kQ5_K ? in + 16 : nullptr;
+      const uint8_t* qs = type == GgmlType::kQ5_K ? in + 48 : in + 16;
+      for (int j = 0; j < 8; ++j) {
+        uint8_t sc, m;
+        UnpackScaleMin(in + 4, j, &sc, &m);
+        out.sub_scales[j] = sc;
+        out.sub_mins[j] = m;
+        for (int l = 0; l < 32; ++l) {
+          int q = SubBlockNibble(qs, j, l);
+          if (qh != nullptr && ((qh[l] >> j) & 1)) q += 16;
+          out.codes[32 * j + l] = static_cast<uint8_t>(q);
+        }
+      }
+      return;
+    }
+    case GgmlType::kQ6_K:
+      out.d = Load16(in + kQ6D);
+      for (int g = 0; g < 16; ++g) out.sub_scales[g] = static_cast<int8_t>(in[kQ6Scales + g]);
+      for (int e = 0; e < kSuperBlock; ++e) {
+        const Q6Position p = Q6PositionOf(e);
+        out.codes[e] = static_cast<uint8_t>(((in[kQ6Ql + p.ql] >> p.ql_shift) & 0xf) |
+                                            (((in[kQ6Qh + p.qh] >> p.qh_shift) & 3) << 4));
+      }
+      return;
+    default:
+      QUENCH_CHECK(false && "no block fields for this type");
+  }
+}
+
+void PackGgmlBlock(GgmlType type, const GgmlBlockFields& in, uint8_t* out) {
+  switch (type) {
+    case GgmlType::kQ4_1:
+      Store16(in.d, out);
+      Store16(in.dmin, out + 2);
+      PackNibbles(in.codes.data(), out + 4);
+      return;
+    case GgmlType::kQ5_1:
+      Store16(in.d, out);
+      Store16(in.dmin, out + 2);
+      PackFiveBitCodes(in.codes.data(), out + 4, out + 8);
+      return;
+    case GgmlType::kQ2_K:
+      for (int g = 0; g < 16; ++g) {
+        out[kQ2Scales + g] = static_cast<uint8_t>((in.sub_scales[g] & 0xf) | (in.sub_mins[g] << 4));
+      }
+      PackTwoBitCodes(in.codes.data(), out + kQ2Qs);
+      Store16(in.d, out + kQ2D);
+      Store16(in.dmin, out + kQ2Dmin);
+      return;
+    case GgmlType::kQ3_K: {
+      int stored[16];
+      for (int g = 0; g < 16; ++g) stored[g] = in.sub_scales[g] + 32;
+      PackQ3Scales(stored, out + kQ3Scales);
+      uint8_t low[kSuperBlock];
+      uint8_t* hmask = out + kQ3Hmask;
+      std::fill(hmask, hmask + 32, uint8_t{0});
+      for (int e = 0; e < kSuperBlock; ++e) {
+        if (in.codes[e] > 3) hmask[e % 32] |= static_cast<uint8_t>(1 << (e / 32));
+        low[e] = in.codes[e] & 3;
+      }
+      PackTwoBitCodes(low, out + kQ3Qs);
+      Store16(in.d, out + kQ3D);
+      return;
+    }
+    case GgmlType::kQ4_K:
+    case GgmlType::kQ5_K: {
+      Store16(in.d, out);
+      Store16(in.dmin, out + 2);
+      uint8_t scales[8], mins[8];
+      for (int j = 0; j < 8; ++j) {
+        scales[j] = static_cast<uint8_t>(in.sub_scales[j]);
+        mins[j] = static_cast<uint8_t>(in.sub_mins[j]);
+      }
+      PackScalesMins(scales, mins, out + 4);
+      if (type == GgmlType::kQ4_K) {
+        PackSubBlockNibbles(in.codes.data(), out + 16);
+        return;
+      }
+      uint8_t* qh = out + 16;
+      std::fill(qh, qh + 32, uint8_t{0});
+      for (int e = 0; e < kSuperBlock; ++e) {
+        qh[e % 32] |= static_cast<uint8_t>(((in.codes[e] >> 4) & 1) << (e / 32));
+      }
+      PackSubBlockNibbles(in.codes.data(), out + 48);
+      return;
+    }
+    case GgmlType::kQ6_K:
+      std::fill(out + kQ6Ql, out + kQ6Scales, uint8_t{0});
+      for (int e = 0; e < kSuperBlock; ++e) {
+        const Q6Position p = Q6PositionOf(e);
+        out[kQ6Ql + p.ql] |= static_cast<uint8_t>((in.codes[e] & 0xf) << p.ql_shift);
+        out[kQ6Qh + p.qh] |= static_cast<uint8_t>((in.codes[e] >> 4) << p.qh_shift);
+      }
+      for (int g = 0; g < 16; ++g) out[kQ6Scales + g] = static_cast<uint8_t>(in.sub_scales[g]);
+      Store16(in.d, out + kQ6D);
+      return;
+    default:
+      QUENCH_CHECK(false && "no block fields for this type");
+  }
+}
+
 }  // namespace quench

@@ -4,6 +4,7 @@
 // to the same bits as in llama.cpp. Block layouts: FORMATS.md §2d.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -61,5 +62,28 @@ void DequantizeGgmlRow(GgmlType type, std::span<const uint8_t> in, std::span<flo
 void PackQ4_0Block(float d, std::span<const uint8_t, 32> codes, uint8_t* out);
 void PackQ5_0Block(float d, std::span<const uint8_t, 32> codes, uint8_t* out);
 void PackQ8_0Block(float d, std::span<const uint8_t, 32> codes, uint8_t* out);
+
+// A block of one of the types below taken apart into what a solver chooses: every element's
+// unsigned code and the stored factors of each sub-block's scale and minimum.
+//   Q4_1, Q5_1  1 sub-block of 32    x = code·fp16(d) + fp16(dmin)          (dmin holds m)
+//   Q4_K, Q5_K  8 sub-blocks of 32   x = fp16(d)·scale_j·code − fp16(dmin)·min_j (6-bit j-factors)
+//   Q2_K        16 sub-blocks of 16  the same with 4-bit factors, 2-bit codes
+//   Q3_K        16 sub-blocks of 16  x = fp16(d)·scale_j·(code − 4), scale_j in −32..31
+//   Q6_K        16 sub-blocks of 16  x = fp16(d)·scale_j·(code − 32), scale_j an int8
+struct GgmlBlockFields {
+  uint16_t d = 0;                    // fp16 bits
+  uint16_t dmin = 0;                 // fp16 bits
+  std::array<int, 16> sub_scales{};  // per sub-block; unused entries 0
+  std::array<int, 16> sub_mins{};
+  std::array<uint8_t, 256> codes{};  // block_size entries used
+};
+
+// True for the types GgmlBlockFields describes (Q4_1, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K).
+bool HasGgmlBlockFields(GgmlType type);
+// Elements per sub-block (32 or 16) of those types.
+int GgmlSubBlockSize(GgmlType type);
+void UnpackGgmlBlock(GgmlType type, const uint8_t* in, GgmlBlockFields& out);
+// The inverse of UnpackGgmlBlock: Pack(Unpack(b)) == b for every block llama.cpp writes.
+void PackGgmlBlock(GgmlType type, const GgmlBlockFields& in, uint8_t* out);
 
 }  // namespace quench

@@ -1,6 +1,9 @@
 #include "core/gguf/gguf_mixture.h"
 
+#include "core/quant/ggml_grid.h"
+
 #include "absl/strings/ascii.h"
+#include "core/quant/ggml_grid.h"
 
 namespace quench {
 namespace {
@@ -131,6 +134,7 @@ GgmlType GgufTypeForWeight(const GgufMixture& mixture, const ModelSpec& spec, Gg
 }
 
 std::optional<GridSpec> GridForGgmlType(GgmlType type) {
+  if (HasGgmlBlockFields(type)) return GgmlGrid(type);
   GridSpec grid;
   grid.kind = GridKind::kInt;
   grid.symmetric = true;
@@ -153,6 +157,10 @@ std::optional<GridSpec> GridForGgmlType(GgmlType type) {
 }
 
 std::optional<GgmlType> GgmlTypeForGrid(const GridSpec& grid, int64_t cols) {
+  if (grid.kind == GridKind::kGgml) {
+    if (cols % grid.ParamSpan(cols) != 0) return std::nullopt;
+    return grid.ggml_type;
+  }
   if (grid.kind != GridKind::kInt || !grid.symmetric || grid.scale_dtype != DType::kF16 ||
       cols % 32 != 0)
     return std::nullopt;

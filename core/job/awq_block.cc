@@ -216,18 +216,26 @@ absl::Status SearchAndApplyClip(const PlannedLinear& linear, InputGroup group,
       m = std::max(m, std::fabs(w[r * cols + c]));
     }
   }
+  // A ggml grid chooses a whole block's group parameters at once: each step clips every group
+  // of the block by the same factor, and each group then keeps its own best factor.
+  const int64_t span = linear.grid.ParamSpan(cols);
   std::vector<std::vector<float>> deltas(steps, std::vector<float>(rows * cols));
   std::vector<float> values;
+  std::vector<GroupParams> span_params;
   for (int step = 0; step < steps; ++step) {
     const float shrink = 1.0f - static_cast<float>(step) / options.clip_grid;
     for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t g = 0; g < groups; ++g) {
-        const int64_t begin = g * group_size, end = std::min(cols, begin + group_size);
-        const float bound = max_abs[r * groups + g] * shrink;
+      for (int64_t begin = 0; begin < cols; begin += span) {
+        const int64_t end = std::min(cols, begin + span);
         values.assign(w + r * cols + begin, w + r * cols + end);
-        for (float& v : values) v = std::clamp(v, -bound, bound);
-        const GroupParams params = ChooseGroupParams(values, linear.grid);
         for (int64_t c = begin; c < end; ++c) {
+          const float bound = max_abs[r * groups + c / group_size] * shrink;
+          values[c - begin] = std::clamp(values[c - begin], -bound, bound);
+        }
+        span_params.resize((end - begin + group_size - 1) / group_size);
+        ChooseSpanParams(values, linear.grid, group_size, span_params);
+        for (int64_t c = begin; c < end; ++c) {
+          const GroupParams& params = span_params[(c - begin) / group_size];
           deltas[step][r * cols + c] =
               FakeQuantize(values[c - begin], params, linear.grid) - w[r * cols + c];
         }

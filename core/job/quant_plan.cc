@@ -48,17 +48,18 @@ absl::StatusOr<std::optional<GridSpec>> GgufGridForLinear(const GgufMixture& mix
   if (type == GgmlType::kF16 || type == GgmlType::kBF16 || type == GgmlType::kF32)
     return std::optional<GridSpec>();
   if (auto grid = GridForGgmlType(type)) {
-    // The block type fixes the layout; how each block's range is chosen stays the recipe's.
+    // The block type fixes the layout; how each block's range is chosen stays the recipe's,
+    // except for ggml grids, whose blocks are chosen by llama.cpp's own search.
+    if (grid->kind == GridKind::kGgml) return grid;
     grid->observer = observer.observer;
     grid->percentile = observer.percentile;
     grid->mse_grid = observer.mse_grid;
     grid->mse_max_shrink = observer.mse_max_shrink;
     return grid;
   }
-  return absl::UnimplementedError(absl::StrCat(
-      "gguf.type ", mixture.name, " gives ", name, " the block type ", GgmlTypeInfoOf(type).name,
-      ", whose grid Quench cannot solve on yet (solvable: Q4_0, Q5_0, Q8_0); use gguf.type "
-      "q4_0, q5_0 or q8_0"));
+  return absl::UnimplementedError(absl::StrCat("gguf.type ", mixture.name, " gives ", name,
+                                               " the block type ", GgmlTypeInfoOf(type).name,
+                                               ", whose grid Quench cannot solve on"));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <numeric>
+#include <span>
 
 #include "absl/strings/str_cat.h"
 #include "core/util/status_macros.h"
@@ -54,12 +55,13 @@ absl::StatusOr<Eigen::MatrixXd> InverseCholeskyUpper(const Eigen::MatrixXd& hess
       "; use more calibration data or a larger gptq.damp_percent"));
 }
 
-// Block length for lazy updates such that every group starts at a block start or lies inside
-// one block: then each group's parameters are chosen from fully updated weights.
-int64_t EffectiveBlockSize(int64_t block_size, int64_t group_size, bool groups_follow_updates) {
+// Block length for lazy updates such that every parameter span (a group, or a ggml block of
+// groups) starts at a block start or lies inside one block: then each span's parameters are
+// chosen from fully updated weights.
+int64_t EffectiveBlockSize(int64_t block_size, int64_t param_span, bool groups_follow_updates) {
   if (!groups_follow_updates) return block_size;
-  if (group_size >= block_size) return group_size;
-  return (block_size / group_size) * group_size;
+  if (param_span >= block_size) return param_span;
+  return (block_size / param_span) * param_span;
 }
 
 }  // namespace
@@ -82,6 +84,8 @@ absl::StatusOr<GptqResult> QuantizeGptq(const Tensor& weight, const std::vector<
   QUENCH_ASSIGN_OR_RETURN(QuantizedTensor result, MakeQuantizedTensor(grid, rows, cols));
   const int64_t group_size = result.group_size;
   const int64_t num_groups = result.num_groups;
+  // Columns whose groups' parameters are chosen at once (a ggml block), a multiple of groups.
+  const int64_t param_span = grid.ParamSpan(cols);
 
   GptqResult output;
   RowMatrixD w = Eigen::Map<const RowMatrixF>(weight.data<float>(), rows, cols).cast<double>();
@@ -131,7 +135,7 @@ absl::StatusOr<GptqResult> QuantizeGptq(const Tensor& weight, const std::vector<
   if (static_params) result.params = fixed_params;
 
   const int64_t block =
-      EffectiveBlockSize(options.block_size, group_size, per_group && !static_params);
+      EffectiveBlockSize(options.block_size, param_span, per_group && !static_params);
   const int64_t num_tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
   std::vector<double> task_loss(num_tasks, 0.0);
   ThreadPool& workers = pool != nullptr ? *pool : DefaultThreadPool();
@@ -144,14 +148,17 @@ absl::StatusOr<GptqResult> QuantizeGptq(const Tensor& weight, const std::vector<
       const int64_t i2 = std::min(cols, i1 + block);
       RowMatrixD errors(n, i2 - i1);
       for (int64_t j = i1; j < i2; ++j) {
-        if (!static_params && j % group_size == 0) {
-          const int64_t width = std::min(group_size, cols - j);
+        if (!static_params && j % param_span == 0) {
+          // Parameters from the updated weights, for the group (or the ggml block) starting here.
+          const int64_t width = std::min(param_span, cols - j);
+          const int64_t groups = (width + group_size - 1) / group_size;
+          group_values.resize(width);
           for (int64_t r = 0; r < n; ++r) {
-            group_values.resize(width);
             for (int64_t k = 0; k < width; ++k)
               group_values[k] = static_cast<float>(rows_w(r, j + k));
-            result.params[(row_begin + r) * num_groups + j / group_size] =
-                ChooseGroupParams(group_values, grid);
+            ChooseSpanParams(group_values, grid, group_size,
+                             std::span<GroupParams>(result.params)
+                                 .subspan((row_begin + r) * num_groups + j / group_size, groups));
           }
         }
         const double diagonal = u(j, j);

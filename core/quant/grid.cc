@@ -8,6 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/quant/ggml_grid.h"
+#include "core/util/check.h"
 
 namespace quench {
 namespace {
@@ -59,6 +61,7 @@ bool IsKnownKind(GridKind kind) {
     case GridKind::kMxFp4:
     case GridKind::kMxFp8:
     case GridKind::kMxInt8:
+    case GridKind::kGgml:
       return true;
   }
   return false;
@@ -362,6 +365,8 @@ absl::string_view GridKindName(GridKind kind) {
       return "mxfp8";
     case GridKind::kMxInt8:
       return "mxint8";
+    case GridKind::kGgml:
+      return "ggml";
   }
   return "unknown";
 }
@@ -371,6 +376,7 @@ absl::Status GridSpec::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("kind: unknown grid kind ", static_cast<int>(kind)));
   }
+  if (kind == GridKind::kGgml) return ValidateGgmlGrid(*this);
   if (absl::Status status = CheckBits(*this); !status.ok()) return status;
   if (!symmetric && kind != GridKind::kInt) {
     return absl::InvalidArgumentError(absl::StrCat("symmetric: only int grids can be asymmetric; ",
@@ -387,13 +393,20 @@ absl::Status GridSpec::Validate() const {
 
 int64_t GridSpec::EffectiveGroupSize(int64_t cols) const {
   if (IsMx(kind)) return kMxBlockSize;
+  if (kind == GridKind::kGgml) return GgmlSubBlockSize(ggml_type);
   if (granularity != Granularity::kGroup || group_size < 1) return cols;
   return std::min(group_size, cols);
+}
+
+int64_t GridSpec::ParamSpan(int64_t cols) const {
+  if (kind == GridKind::kGgml) return GgmlTypeInfoOf(ggml_type).block_size;
+  return EffectiveGroupSize(cols);
 }
 
 int GridSpec::num_codes() const {
   switch (kind) {
     case GridKind::kInt:
+    case GridKind::kGgml:
       return 1 << bits;
     case GridKind::kNf4:
     case GridKind::kFp4:
@@ -417,6 +430,8 @@ std::string GridSpec::ToString() const {
       return absl::StrCat("nf4 ", GranularityLabel(*this), " ", details);
     case GridKind::kFp4:
       return absl::StrCat("fp4 e2m1 ", GranularityLabel(*this), " ", details);
+    case GridKind::kGgml:
+      return absl::StrCat("ggml ", GgmlTypeInfoOf(ggml_type).name, " (llama.cpp's block search)");
     default:  // MX: e8m0 scales, blocks of 32; only a non-default observer is worth naming
       if (observer == Observer::kMinMax) return std::string(GridKindName(kind));
       return absl::StrCat(GridKindName(kind), " (", ObserverLabel(*this), ")");
@@ -443,8 +458,23 @@ GroupParams ParamsFromRange(float min_value, float max_value, const GridSpec& sp
     case GridKind::kMxInt8:
       params.scale = std::ldexp(1.0f, MxExponent(absmax, spec.kind));
       break;
+    case GridKind::kGgml:
+      QUENCH_CHECK(false && "ggml grids choose parameters per block: use ChooseSpanParams");
   }
   return params;
+}
+
+void ChooseSpanParams(std::span<const float> values, const GridSpec& spec, int64_t group_size,
+                      std::span<GroupParams> out) {
+  if (spec.kind == GridKind::kGgml) {
+    ChooseGgmlBlockParams(values, spec, out);
+    return;
+  }
+  for (size_t group = 0; group < out.size(); ++group) {
+    const size_t begin = group * group_size;
+    const size_t width = std::min<size_t>(group_size, values.size() - begin);
+    out[group] = ChooseGroupParams(values.subspan(begin, width), spec);
+  }
 }
 
 GroupParams ChooseGroupParams(std::span<const float> values, const GridSpec& spec) {
@@ -486,6 +516,8 @@ uint8_t EncodeValue(float value, const GroupParams& params, const GridSpec& spec
     case GridKind::kMxInt8:
       return static_cast<uint8_t>(RoundAndClamp(ratio * kMxInt8Steps, -kMxInt8MaxQ, kMxInt8MaxQ) +
                                   128);
+    case GridKind::kGgml:
+      return EncodeGgmlValue(value, params, spec);
   }
   return 0;
 }
@@ -506,6 +538,8 @@ float DecodeValue(uint8_t code, const GroupParams& params, const GridSpec& spec)
       return kFp4Values[code & 0xf] * params.scale;
     case GridKind::kMxInt8:
       return static_cast<float>(static_cast<int>(code) - 128) / kMxInt8Steps * params.scale;
+    case GridKind::kGgml:
+      return DecodeGgmlValue(code, params, spec);
   }
   return 0.0f;
 }

@@ -35,6 +35,11 @@ absl::Status CheckShape(const GridSpec& grid, int64_t rows, int64_t cols) {
         absl::StrCat(GridKindName(grid.kind), " needs in_features divisible by its block size ",
                      block, " (OCP MX), got ", cols, "; use another grid for this layer"));
   }
+  if (grid.kind == GridKind::kGgml && cols % grid.ParamSpan(cols) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        GgmlTypeInfoOf(grid.ggml_type).name, " needs in_features divisible by its block size ",
+        grid.ParamSpan(cols), ", got ", cols, "; use another type for this layer"));
+  }
   return absl::OkStatus();
 }
 
@@ -60,22 +65,26 @@ absl::StatusOr<Tensor> FiniteFloatMatrix(const Tensor& weight) {
   return values;
 }
 
-// Parameters and codes of one row, group by group (the row is the group for channel
-// granularity; tensor granularity has its parameters already set).
+// Parameters and codes of one row, span by span (a span is one group, or the groups of a ggml
+// block; the row is the group for channel granularity; tensor granularity has its parameters
+// already set).
 void QuantizeRow(const float* row_values, int64_t row, QuantizedTensor& out) {
   const std::span<const float> row_span(row_values, static_cast<size_t>(out.cols));
-  GroupParams* row_params = &out.params[row * out.num_groups];
+  const std::span<GroupParams> row_params(&out.params[row * out.num_groups],
+                                          static_cast<size_t>(out.num_groups));
   uint8_t* row_codes = &out.codes[row * out.cols];
-  for (int64_t group = 0; group < out.num_groups; ++group) {
-    const int64_t begin = group * out.group_size;
-    const int64_t end = std::min(out.cols, begin + out.group_size);
-    const auto values = row_span.subspan(begin, end - begin);
-    if (out.grid.granularity != Granularity::kTensor) {
-      row_params[group] = ChooseGroupParams(values, out.grid);
+  const int64_t span = out.grid.ParamSpan(out.cols);
+  if (out.grid.granularity != Granularity::kTensor) {
+    for (int64_t begin = 0; begin < out.cols; begin += span) {
+      const int64_t end = std::min(out.cols, begin + span);
+      const int64_t first_group = begin / out.group_size;
+      const int64_t groups = (end - begin + out.group_size - 1) / out.group_size;
+      ChooseSpanParams(row_span.subspan(begin, end - begin), out.grid, out.group_size,
+                       row_params.subspan(first_group, groups));
     }
-    for (int64_t col = begin; col < end; ++col) {
-      row_codes[col] = EncodeValue(row_values[col], row_params[group], out.grid);
-    }
+  }
+  for (int64_t col = 0; col < out.cols; ++col) {
+    row_codes[col] = EncodeValue(row_values[col], row_params[col / out.group_size], out.grid);
   }
 }
 

@@ -65,6 +65,8 @@ GridSpec WithKindDefaults(const GridSpec& inherited, GridKind kind) {
       grid.bits = 8;
       grid.group_size = kMxBlock;
       break;
+    case GridKind::kGgml:  // not a recipe type: GGUF block types come from gguf.type
+      break;
   }
   return grid;
 }

@@ -828,6 +828,78 @@ TEST(GgmlTypesTest, PackQ4_0BlockUsesLlamaCppNibbleOrder) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Block fields: what the solver works with.
+
+constexpr GgmlType kFieldTypes[] = {GgmlType::kQ4_1, GgmlType::kQ5_1, GgmlType::kQ2_K,
+                                    GgmlType::kQ3_K, GgmlType::kQ4_K, GgmlType::kQ5_K,
+                                    GgmlType::kQ6_K};
+
+// The value of element e from a block's fields, by the formulas of ggml_types.h written out
+// per type (float operations in llama.cpp's order).
+float ValueFromFields(GgmlType type, const GgmlBlockFields& f, int e) {
+  const float d = HalfBitsToFloat(f.d), dmin = HalfBitsToFloat(f.dmin);
+  const int code = f.codes[e];
+  switch (type) {
+    case GgmlType::kQ4_1:
+    case GgmlType::kQ5_1:
+      return static_cast<float>(code) * d + dmin;
+    case GgmlType::kQ2_K:
+      return d * static_cast<float>(f.sub_scales[e / 16]) * static_cast<float>(code) -
+             dmin * static_cast<float>(f.sub_mins[e / 16]);
+    case GgmlType::kQ4_K:
+    case GgmlType::kQ5_K:
+      return d * static_cast<float>(f.sub_scales[e / 32]) * static_cast<float>(code) -
+             dmin * static_cast<float>(f.sub_mins[e / 32]);
+    case GgmlType::kQ3_K:
+      return d * static_cast<float>(f.sub_scales[e / 16]) * static_cast<float>(code - 4);
+    case GgmlType::kQ6_K:
+      return d * static_cast<float>(f.sub_scales[e / 16]) * static_cast<float>(code - 32);
+    default:
+      return NAN;
+  }
+}
+
+TEST(GgmlTypesTest, BlockFieldsRoundTripAndDecodeLikeTheDequantizer) {
+  std::mt19937 random(21);
+  for (GgmlType type : kFieldTypes) {
+    SCOPED_TRACE(GgmlTypeInfoOf(type).name);
+    ASSERT_TRUE(HasGgmlBlockFields(type));
+    const GgmlTypeInfo& info = GgmlTypeInfoOf(type);
+    // Blocks llama.cpp's quantizer writes, and blocks of arbitrary bits (every bit of these
+    // layouts is meaningful, so those must round-trip too).
+    std::vector<Bytes> blocks;
+    const Bytes golden = Encode(type, GoldenInput(1280));
+    for (size_t at = 0; at < golden.size(); at += info.block_bytes)
+      blocks.emplace_back(golden.begin() + at, golden.begin() + at + info.block_bytes);
+    for (int trial = 0; trial < 50; ++trial) {
+      Bytes block(info.block_bytes);
+      for (uint8_t& b : block) b = static_cast<uint8_t>(random());
+      // Keep the fp16 fields finite so the decoded values can be compared.
+      const bool k_quant = info.block_size == 256;
+      const size_t d_at = type == GgmlType::kQ2_K   ? 80
+                          : type == GgmlType::kQ3_K ? 108
+                          : type == GgmlType::kQ6_K ? 208
+                                                    : 0;
+      PutHalf(block, d_at, RandomHalf(random));
+      if (!k_quant || type == GgmlType::kQ2_K || type == GgmlType::kQ4_K ||
+          type == GgmlType::kQ5_K)
+        PutHalf(block, type == GgmlType::kQ2_K ? 82 : 2, RandomHalf(random));
+      blocks.push_back(block);
+    }
+    for (const Bytes& block : blocks) {
+      GgmlBlockFields fields;
+      UnpackGgmlBlock(type, block.data(), fields);
+      Bytes packed(info.block_bytes);
+      PackGgmlBlock(type, fields, packed.data());
+      ASSERT_EQ(packed, block);
+      std::vector<float> want(info.block_size);
+      for (int e = 0; e < info.block_size; ++e) want[e] = ValueFromFields(type, fields, e);
+      ExpectSameBits(Decode(type, block), want);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Plain float types.
 
 TEST(GgmlTypesTest, FloatRowsAreLittleEndianAndRoundToNearestEven) {

@@ -92,12 +92,16 @@ TEST(GgufModelTest, Q4KMMixtureFollowsLlamaQuantizeRules) {
       }
     }
   }
-  // Where a K-quant block fits, the plan says the solver cannot use it yet.
+  // Where a K-quant block fits, the plan solves on that type's own grid.
   auto wide = ParseModelSpec(LlamaConfigJson(256, 512, 2, 4, 4, 64, 64), "test");
   ASSERT_TRUE(wide.ok());
-  const auto refused = MakeQuantPlan(*wide, recipe);
-  ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.status().message().find("Q4_K"), std::string::npos) << refused.status();
+  const auto wide_plan = MakeQuantPlan(*wide, recipe);
+  ASSERT_TRUE(wide_plan.ok()) << wide_plan.status();
+  const PlannedLinear& q0 = wide_plan->blocks[0].groups[0].linears[0];
+  ASSERT_EQ(q0.role, LinearRole::kQ);
+  EXPECT_EQ(q0.grid.kind, GridKind::kGgml);
+  EXPECT_EQ(q0.grid.ggml_type, GgmlType::kQ4_K);
+  EXPECT_EQ(GgmlTypeForGrid(q0.grid, 256), GgmlType::kQ4_K);
 }
 
 struct Written {

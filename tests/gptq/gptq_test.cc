@@ -7,7 +7,9 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <span>
 
+#include "core/quant/ggml_grid.h"
 #include "core/quant/hessian.h"
 #include "core/util/thread_pool.h"
 
@@ -74,6 +76,7 @@ struct Case {
 std::vector<std::vector<uint8_t>> ReferenceGptq(Matrix w, Matrix h, const Case& c) {
   const size_t rows = w.size(), cols = h.size();
   const int64_t gs = c.grid.EffectiveGroupSize(cols);
+  const size_t span = c.grid.ParamSpan(cols);
   const bool per_group = gs < static_cast<int64_t>(cols);
   const bool static_params = c.options.static_groups || !per_group;
   for (size_t j = 0; j < cols; ++j) {
@@ -98,9 +101,11 @@ std::vector<std::vector<uint8_t>> ReferenceGptq(Matrix w, Matrix h, const Case& 
       for (auto& f : fixed) f = {ChooseGroupParams(all, c.grid)};
     } else {
       for (size_t r = 0; r < rows; ++r) {
-        for (size_t b = 0; b < cols; b += gs) {
-          fixed[r].push_back(
-              ChooseGroupParams(group_values(w, r, b, std::min(cols, b + gs)), c.grid));
+        fixed[r].resize((cols + gs - 1) / gs);
+        for (size_t b = 0; b < cols; b += span) {
+          const size_t end = std::min(cols, b + span);
+          ChooseSpanParams(group_values(w, r, b, end), c.grid, gs,
+                           std::span(fixed[r]).subspan(b / gs, (end - b + gs - 1) / gs));
         }
       }
     }
@@ -126,9 +131,10 @@ std::vector<std::vector<uint8_t>> ReferenceGptq(Matrix w, Matrix h, const Case& 
                                                 std::vector<GroupParams>((cols + gs - 1) / gs));
   for (size_t j = 0; j < cols; ++j) {
     for (size_t r = 0; r < rows; ++r) {
-      if (!static_params && j % gs == 0) {
-        dynamic[r][j / gs] =
-            ChooseGroupParams(group_values(wp, r, j, std::min(cols, j + gs)), c.grid);
+      if (!static_params && j % span == 0) {  // a group, or all groups of a ggml block
+        const size_t end = std::min(cols, j + span);
+        ChooseSpanParams(group_values(wp, r, j, end), c.grid, gs,
+                         std::span(dynamic[r]).subspan(j / gs, (end - j + gs - 1) / gs));
       }
       const GroupParams& p =
           static_params ? fixed[r][per_group ? perm[j] / gs : 0] : dynamic[r][j / gs];
@@ -218,7 +224,17 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"Int2PerTensor", Grid(2, false, Granularity::kTensor, 0),
                            Options(false, false, 32), 12, 96, 0},
                       Case{"Int4GroupLargerThanBlock", Grid(4, true, Granularity::kGroup, 64),
-                           Options(false, false, 16), 10, 192, 1}),
+                           Options(false, false, 16), 10, 192, 1},
+                      // ggml grids: a block's groups get their parameters together, when GPTQ
+                      // reaches the block (or up front with static groups).
+                      Case{"GgmlQ4_KSuperBlocksOverLazyBlocks", GgmlGrid(GgmlType::kQ4_K),
+                           Options(false, false, 128), 8, 512, 0},
+                      Case{"GgmlQ6_KActOrderStatic", GgmlGrid(GgmlType::kQ6_K),
+                           Options(true, true), 8, 512, 2},
+                      Case{"GgmlQ2_KActOrderDynamic", GgmlGrid(GgmlType::kQ2_K),
+                           Options(true, false), 6, 256, 0},
+                      Case{"GgmlQ5_1SmallBlocks", GgmlGrid(GgmlType::kQ5_1),
+                           Options(false, false, 20), 8, 160, 0}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(GptqTest, ReducesOutputErrorVersusRoundToNearest) {

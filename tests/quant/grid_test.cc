@@ -73,6 +73,8 @@ double ReferenceDecode(uint8_t code, const GroupParams& params, const GridSpec& 
       return E2m1Reference(code) * scale;
     case GridKind::kMxInt8:
       return (static_cast<int>(code) - 128) / 64.0 * scale;
+    case GridKind::kGgml:
+      return (static_cast<int>(code) - params.zero) * scale + params.offset;
   }
   return NAN;
 }
