@@ -2,8 +2,10 @@
 // the service uses.
 #include <chrono>
 #include <iostream>
+#include <map>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "client/commands.h"
 #include "client/comparison_json.h"
 #include "client/data_loading.h"
@@ -25,6 +27,17 @@
 
 namespace quench::cli {
 namespace {
+
+// The grids the linears got: one line when they share one (the usual recipe), counts per grid
+// when they differ (overrides, GGUF mixtures such as Q4_K_M).
+std::string GridSummary(const std::vector<LinearReport>& reports) {
+  std::map<std::string, int> counts;
+  for (const auto& layer : reports) ++counts[layer.grid];
+  if (counts.size() == 1) return counts.begin()->first;
+  std::vector<std::string> parts;
+  for (const auto& [grid, count] : counts) parts.push_back(absl::StrCat(count, "x ", grid));
+  return absl::StrJoin(parts, "; ");
+}
 
 struct QuantizeFlags {
   std::string model;
@@ -162,7 +175,7 @@ absl::Status Run(const QuantizeFlags& flags) {
   }
   std::cout << absl::StrFormat(
       "%s: %d linears quantized (%s) in %.2f s; %d calibration tokens in %d shards\n", recipe.name,
-      outcome.linears, recipe.weights.ToString(), quantize_seconds, outcome.calibration_tokens,
+      outcome.linears, GridSummary(outcome.reports), quantize_seconds, outcome.calibration_tokens,
       outcome.shards);
   // The layers that lost the most, first.
   std::vector<const LinearReport*> worst;

@@ -241,8 +241,7 @@ absl::StatusOr<QuenchArtifactReader> QuenchArtifactReader::Open(const fs::path& 
       return absl::InvalidArgumentError(
           absl::StrCat(path.string(), ": '", name, "' awq_scales malformed"));
     }
-    for (const char* suffix :
-         {".qcodes", ".qscales", ".qzeros", ".qggml", ".g_idx", ".awq_scales"})
+    for (const char* suffix : {".qcodes", ".qscales", ".qzeros", ".qggml", ".g_idx", ".awq_scales"})
       parts.insert(absl::StrCat(name, suffix));
     reader.quantized_[name] = {grid, shape.rows, shape.cols};
   }

@@ -36,9 +36,7 @@ int ZeroCodeOf(GgmlType type) {
 
 bool HasMinimum(GgmlType type) { return ZeroCodeOf(type) == 0; }
 
-bool IsLegacyAffine(GgmlType type) {
-  return type == GgmlType::kQ4_1 || type == GgmlType::kQ5_1;
-}
+bool IsLegacyAffine(GgmlType type) { return type == GgmlType::kQ4_1 || type == GgmlType::kQ5_1; }
 
 }  // namespace
 
@@ -59,10 +57,10 @@ GridSpec GgmlGrid(GgmlType type) {
 absl::Status ValidateGgmlGrid(const GridSpec& grid) {
   if (!HasGgmlBlockFields(grid.ggml_type)) {
     const GgmlTypeInfo* info = FindGgmlType(static_cast<uint32_t>(grid.ggml_type));
-    return absl::InvalidArgumentError(absl::StrCat(
-        "ggml grids are Q4_1, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K or Q6_K, got ",
-        info != nullptr ? info->name : "an unknown type",
-        " (Q4_0, Q5_0 and Q8_0 are int grids: symmetric, groups of 32, fp16 scales)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("ggml grids are Q4_1, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K or Q6_K, got ",
+                     info != nullptr ? info->name : "an unknown type",
+                     " (Q4_0, Q5_0 and Q8_0 are int grids: symmetric, groups of 32, fp16 scales)"));
   }
   const GridSpec expected = GgmlGrid(grid.ggml_type);
   if (grid.bits != expected.bits || grid.symmetric != expected.symmetric ||
@@ -117,8 +115,8 @@ uint8_t EncodeGgmlValue(float value, const GroupParams& params, const GridSpec& 
   const float ratio = (value - params.offset) / params.scale;
   const float rounded = std::nearbyint(ratio);  // llama.cpp's nearest_int: half to even
   if (std::isnan(rounded)) return static_cast<uint8_t>(params.zero);
-  const float code = std::clamp(rounded + static_cast<float>(params.zero), 0.0f,
-                                static_cast<float>(max_code));
+  const float code =
+      std::clamp(rounded + static_cast<float>(params.zero), 0.0f, static_cast<float>(max_code));
   return static_cast<uint8_t>(code);
 }
 

@@ -73,8 +73,8 @@ absl::string_view GridKindName(GridKind kind);  // "int", "fp8", "nf4", "fp4", "
 
 // The parameters of one group.
 struct GroupParams {
-  float scale = 1.0f;  // already rounded to the scale dtype (a power of two for mx*)
-  int32_t zero = 0;    // asymmetric int; ggml: Q3_K 4, Q6_K 32
+  float scale = 1.0f;   // already rounded to the scale dtype (a power of two for mx*)
+  int32_t zero = 0;     // asymmetric int; ggml: Q3_K 4, Q6_K 32
   float offset = 0.0f;  // ggml grids with a float minimum (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K)
   // ggml grids: the stored factors scale and offset were computed from (GgmlBlockFields), so
   // the blocks can be written back exactly.

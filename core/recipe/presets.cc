@@ -144,7 +144,7 @@ outputs:
   - gguf
 )"},
     {"gptq-gguf-q4_k_m",
-     R"(# GPTQ on the grids of llama.cpp's Q4_K_M mixture (where a K-quant block does not fit a width, its fallback Q5_0 / Q8_0 grid; K-quant grids themselves are not solvable yet).
+     R"(# GPTQ solved on the grids of llama.cpp's Q4_K_M mixture: Q4_K, Q6_K for attn_v/ffn_down of the "more bits" layers, and llama.cpp's fallbacks (Q5_0, Q8_0) where a 256-block does not fit a width. Super-block scales come from llama.cpp's own search.
 name: gptq-gguf-q4_k_m
 method: gptq
 weights:

@@ -881,8 +881,7 @@ TEST(GgmlTypesTest, BlockFieldsRoundTripAndDecodeLikeTheDequantizer) {
                           : type == GgmlType::kQ6_K ? 208
                                                     : 0;
       PutHalf(block, d_at, RandomHalf(random));
-      if (!k_quant || type == GgmlType::kQ2_K || type == GgmlType::kQ4_K ||
-          type == GgmlType::kQ5_K)
+      if (!k_quant || type == GgmlType::kQ2_K || type == GgmlType::kQ4_K || type == GgmlType::kQ5_K)
         PutHalf(block, type == GgmlType::kQ2_K ? 82 : 2, RandomHalf(random));
       blocks.push_back(block);
     }

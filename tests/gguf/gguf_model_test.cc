@@ -109,11 +109,13 @@ struct Written {
   std::filesystem::path gguf;
 };
 
-Written WriteGgufFromJob(const TempDir& dir, const Recipe& recipe) {
+// A 2-layer testgen model `hidden` wide (K-quants need widths in 256-blocks).
+Written WriteGgufFromJob(const TempDir& dir, const Recipe& recipe, int64_t hidden = 64) {
   Written written;
   TestgenOptions options;
   options.seed = 5;
-  if (!WriteSyntheticModel(dir / "model", LlamaConfigJson(64, 128, 2, 4, 2, 96, 64), options)
+  if (!WriteSyntheticModel(dir / "model", LlamaConfigJson(hidden, 2 * hidden, 2, 4, 2, 96, 64),
+                           options)
            .ok()) {
     ADD_FAILURE() << "testgen failed";
     return written;
@@ -134,7 +136,14 @@ Written WriteGgufFromJob(const TempDir& dir, const Recipe& recipe) {
   return written;
 }
 
-class GgufJobTest : public ::testing::TestWithParam<std::string> {};
+struct MixtureCase {
+  std::string mixture;
+  GgmlType attn_q_type;  // what llama-quantize gives blk.0.attn_q
+  int64_t hidden;
+  friend void PrintTo(const MixtureCase& c, std::ostream* os) { *os << c.mixture; }
+};
+
+class GgufJobTest : public ::testing::TestWithParam<MixtureCase> {};
 
 TEST_P(GgufJobTest, FileDecodesToTheJobsWeightsWithEveryRequiredKey) {
   TempDir dir;
@@ -142,9 +151,9 @@ TEST_P(GgufJobTest, FileDecodesToTheJobsWeightsWithEveryRequiredKey) {
   recipe.method = QuantMethod::kGptq;
   recipe.gptq.act_order = true;
   recipe.gptq.static_groups = true;
-  recipe.gguf.type = GetParam();
+  recipe.gguf.type = GetParam().mixture;
   recipe.calibration.shards = 2;
-  const Written written = WriteGgufFromJob(dir, recipe);
+  const Written written = WriteGgufFromJob(dir, recipe, GetParam().hidden);
   ASSERT_TRUE(written.run.has_value());
   auto opened = GgufFile::Open(written.gguf);
   ASSERT_TRUE(opened.ok()) << opened.status();
@@ -163,12 +172,8 @@ TEST_P(GgufJobTest, FileDecodesToTheJobsWeightsWithEveryRequiredKey) {
     EXPECT_EQ(file->Find(key)->type, GgufValueType::kF32) << key;
   EXPECT_EQ(file->GetString("tokenizer.ggml.model").value_or(""), "none") << "testgen model";
   EXPECT_EQ(file->GetUnsigned("general.file_type").value_or(0),
-            FindGgufMixture(GetParam())->file_type);
-
-  const GgmlType expected_type = GetParam() == "q8_0"   ? GgmlType::kQ8_0
-                                 : GetParam() == "q5_0" ? GgmlType::kQ5_0
-                                                        : GgmlType::kQ4_0;
-  EXPECT_EQ(file->FindTensor("blk.0.attn_q.weight")->type, expected_type);
+            FindGgufMixture(GetParam().mixture)->file_type);
+  EXPECT_EQ(file->FindTensor("blk.0.attn_q.weight")->type, GetParam().attn_q_type);
   EXPECT_EQ(file->FindTensor("blk.0.attn_norm.weight")->type, GgmlType::kF32);
 
   auto spec = ReadGgufModelSpec(*file);
@@ -189,7 +194,18 @@ TEST_P(GgufJobTest, FileDecodesToTheJobsWeightsWithEveryRequiredKey) {
                        written.run->checkpoint.Get("model.embed_tokens.weight")->ToFloat32()));
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, GgufJobTest, ::testing::Values("q4_0", "q5_0", "q8_0"));
+INSTANTIATE_TEST_SUITE_P(Types, GgufJobTest,
+                         ::testing::Values(MixtureCase{"q4_0", GgmlType::kQ4_0, 64},
+                                           MixtureCase{"q5_0", GgmlType::kQ5_0, 64},
+                                           MixtureCase{"q8_0", GgmlType::kQ8_0, 64},
+                                           MixtureCase{"q4_1", GgmlType::kQ4_1, 64},
+                                           MixtureCase{"q5_1", GgmlType::kQ5_1, 64},
+                                           MixtureCase{"q2_k", GgmlType::kQ2_K, 256},
+                                           MixtureCase{"q3_k_m", GgmlType::kQ3_K, 256},
+                                           MixtureCase{"q4_k_m", GgmlType::kQ4_K, 256},
+                                           MixtureCase{"q5_k_m", GgmlType::kQ5_K, 256},
+                                           MixtureCase{"q6_k", GgmlType::kQ6_K, 256}),
+                         [](const auto& info) { return info.param.mixture; });
 
 // Acceptance on the real stories260K: the GGUF evaluates exactly as the job's own model did
 // (same KL to the last bit), and GPTQ solved on the Q4_0 grid beats round-to-nearest Q4_0.

@@ -210,31 +210,29 @@ GptqOptions Options(bool act_order, bool static_groups, int64_t block_size = 128
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, GptqReferenceTest,
-    ::testing::Values(Case{"Int4SymGroup32", Grid(4, true, Granularity::kGroup, 32),
-                           Options(false, false), 24, 160, 0},
-                      Case{"Int4AsymActOrderStaticGroups", Grid(4, false, Granularity::kGroup, 32),
-                           Options(true, true), 24, 160, 0},
-                      Case{"Int3ActOrderDynamicRaggedGroups",
-                           Grid(3, false, Granularity::kGroup, 48), Options(true, false), 20, 172,
-                           0},
-                      Case{"Int4SymRaggedSmallBlocks", Grid(4, true, Granularity::kGroup, 32),
-                           Options(false, false, 20), 18, 172, 0},
-                      Case{"Int8PerChannelDeadInputs", Grid(8, true, Granularity::kChannel, 0),
-                           Options(true, false), 16, 136, 3},
-                      Case{"Int2PerTensor", Grid(2, false, Granularity::kTensor, 0),
-                           Options(false, false, 32), 12, 96, 0},
-                      Case{"Int4GroupLargerThanBlock", Grid(4, true, Granularity::kGroup, 64),
-                           Options(false, false, 16), 10, 192, 1},
-                      // ggml grids: a block's groups get their parameters together, when GPTQ
-                      // reaches the block (or up front with static groups).
-                      Case{"GgmlQ4_KSuperBlocksOverLazyBlocks", GgmlGrid(GgmlType::kQ4_K),
-                           Options(false, false, 128), 8, 512, 0},
-                      Case{"GgmlQ6_KActOrderStatic", GgmlGrid(GgmlType::kQ6_K),
-                           Options(true, true), 8, 512, 2},
-                      Case{"GgmlQ2_KActOrderDynamic", GgmlGrid(GgmlType::kQ2_K),
-                           Options(true, false), 6, 256, 0},
-                      Case{"GgmlQ5_1SmallBlocks", GgmlGrid(GgmlType::kQ5_1),
-                           Options(false, false, 20), 8, 160, 0}),
+    ::testing::Values(
+        Case{"Int4SymGroup32", Grid(4, true, Granularity::kGroup, 32), Options(false, false), 24,
+             160, 0},
+        Case{"Int4AsymActOrderStaticGroups", Grid(4, false, Granularity::kGroup, 32),
+             Options(true, true), 24, 160, 0},
+        Case{"Int3ActOrderDynamicRaggedGroups", Grid(3, false, Granularity::kGroup, 48),
+             Options(true, false), 20, 172, 0},
+        Case{"Int4SymRaggedSmallBlocks", Grid(4, true, Granularity::kGroup, 32),
+             Options(false, false, 20), 18, 172, 0},
+        Case{"Int8PerChannelDeadInputs", Grid(8, true, Granularity::kChannel, 0),
+             Options(true, false), 16, 136, 3},
+        Case{"Int2PerTensor", Grid(2, false, Granularity::kTensor, 0), Options(false, false, 32),
+             12, 96, 0},
+        Case{"Int4GroupLargerThanBlock", Grid(4, true, Granularity::kGroup, 64),
+             Options(false, false, 16), 10, 192, 1},
+        // ggml grids: a block's groups get their parameters together, when GPTQ
+        // reaches the block (or up front with static groups).
+        Case{"GgmlQ4_KSuperBlocksOverLazyBlocks", GgmlGrid(GgmlType::kQ4_K),
+             Options(false, false, 128), 8, 512, 0},
+        Case{"GgmlQ6_KActOrderStatic", GgmlGrid(GgmlType::kQ6_K), Options(true, true), 8, 512, 2},
+        Case{"GgmlQ2_KActOrderDynamic", GgmlGrid(GgmlType::kQ2_K), Options(true, false), 6, 256, 0},
+        Case{"GgmlQ5_1SmallBlocks", GgmlGrid(GgmlType::kQ5_1), Options(false, false, 20), 8, 160,
+             0}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(GptqTest, ReducesOutputErrorVersusRoundToNearest) {

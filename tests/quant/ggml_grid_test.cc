@@ -43,8 +43,8 @@ std::vector<uint8_t> PackRows(const QuantizedTensor& q) {
   for (int64_t r = 0; r < q.rows; ++r) {
     for (int64_t b = 0; b < q.cols / info.block_size; ++b) {
       const GgmlBlockFields fields = GgmlFieldsOf(
-          type, std::span(q.params).subspan(r * q.num_groups + b * groups_per_block,
-                                            groups_per_block),
+          type,
+          std::span(q.params).subspan(r * q.num_groups + b * groups_per_block, groups_per_block),
           std::span(q.codes).subspan(r * q.cols + b * info.block_size, info.block_size));
       PackGgmlBlock(type, fields, out.data() + r * row_bytes + b * info.block_bytes);
     }
@@ -59,8 +59,7 @@ void ExpectDecodesLikeLlamaCpp(const QuantizedTensor& q) {
   const Tensor mine = q.Dequantize();
   std::vector<float> theirs(q.cols);
   for (int64_t r = 0; r < q.rows; ++r) {
-    DequantizeGgmlRow(q.grid.ggml_type, std::span(rows).subspan(r * row_bytes, row_bytes),
-                      theirs);
+    DequantizeGgmlRow(q.grid.ggml_type, std::span(rows).subspan(r * row_bytes, row_bytes), theirs);
     for (int64_t c = 0; c < q.cols; ++c) {
       ASSERT_EQ(std::bit_cast<uint32_t>(mine.data<float>()[r * q.cols + c]),
                 std::bit_cast<uint32_t>(theirs[c]))
@@ -106,8 +105,8 @@ TEST(GgmlGridTest, ShapesMustHoldWholeBlocks) {
 }
 
 TEST(GgmlGridTest, RoundToNearestWritesLlamaCppsKQuantBlocks) {
-  for (GgmlType type : {GgmlType::kQ2_K, GgmlType::kQ3_K, GgmlType::kQ4_K, GgmlType::kQ5_K,
-                        GgmlType::kQ6_K}) {
+  for (GgmlType type :
+       {GgmlType::kQ2_K, GgmlType::kQ3_K, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K}) {
     SCOPED_TRACE(GgmlTypeInfoOf(type).name);
     // A shift makes the asymmetric types use their minimums.
     const Tensor weight = GaussianMatrix(6, 768, 5, type == GgmlType::kQ4_K ? 0.03f : 0.0f);
@@ -115,8 +114,9 @@ TEST(GgmlGridTest, RoundToNearestWritesLlamaCppsKQuantBlocks) {
     ASSERT_TRUE(q.ok()) << q.status();
     std::vector<uint8_t> want(GgmlRowBytes(type, 768) * 6);
     for (int64_t r = 0; r < 6; ++r) {
-      QuantizeGgmlRow(type, std::span(weight.data<float>() + r * 768, 768),
-                      std::span(want).subspan(r * GgmlRowBytes(type, 768), GgmlRowBytes(type, 768)));
+      QuantizeGgmlRow(
+          type, std::span(weight.data<float>() + r * 768, 768),
+          std::span(want).subspan(r * GgmlRowBytes(type, 768), GgmlRowBytes(type, 768)));
     }
     EXPECT_EQ(PackRows(*q), want);
     ExpectDecodesLikeLlamaCpp(*q);
@@ -185,8 +185,8 @@ TEST(GgmlGridTest, GptqOnTheGridPacksExactlyAndBeatsRoundToNearest) {
     ExpectDecodesLikeLlamaCpp(gptq->quantized);
     const double gptq_error = output_error(gptq->quantized.Dequantize());
     const double rtn_error = output_error(rtn->Dequantize());
-    std::printf("%s: output error GPTQ %.4g, RTN %.4g (ratio %.3f)\n",
-                GgmlTypeInfoOf(type).name, gptq_error, rtn_error, gptq_error / rtn_error);
+    std::printf("%s: output error GPTQ %.4g, RTN %.4g (ratio %.3f)\n", GgmlTypeInfoOf(type).name,
+                gptq_error, rtn_error, gptq_error / rtn_error);
     EXPECT_LT(gptq_error, 0.8 * rtn_error);
   }
 }
