@@ -1,9 +1,11 @@
 // `quench inspect`: what a safetensors file or a model directory holds.
+#include <fstream>
 #include <iostream>
 #include <map>
 
 #include "absl/strings/str_format.h"
 #include "client/commands.h"
+#include "core/export/quantized_checkpoint_reader.h"
 #include "core/gguf/gguf_file.h"
 #include "core/gguf/gguf_model_reader.h"
 #include "core/io/checkpoint.h"
@@ -105,6 +107,34 @@ absl::Status RunGguf(const InspectFlags& flags) {
   return absl::OkStatus();
 }
 
+bool HasSequentialGroups(const QuantizedTensor& q) {
+  for (int64_t c = 0; c < q.cols; ++c) {
+    if (q.g_idx[c] != c / q.group_size) return false;
+  }
+  return true;
+}
+
+// A quantized checkpoint's modules, each decoded by its format's reader (which checks the
+// layout); nullopt for a plain model.
+absl::StatusOr<std::optional<nlohmann::ordered_json>> QuantizedModulesJson(
+    const Checkpoint& checkpoint, const std::filesystem::path& dir) {
+  std::ifstream stream(dir / "config.json");
+  const auto config = nlohmann::json::parse(stream, nullptr, false);
+  if (config.is_discarded() || !config.contains("quantization_config")) return std::nullopt;
+  QUENCH_ASSIGN_OR_RETURN(const QuantizedCheckpoint read,
+                          ReadQuantizedCheckpoint(checkpoint, config));
+  nlohmann::ordered_json modules = nlohmann::ordered_json::array();
+  for (const auto& module : read.modules) {
+    const QuantizedTensor& q = module.tensor;
+    modules.push_back({{"name", module.name},
+                       {"grid", q.grid.ToString()},
+                       {"shape", {q.rows, q.cols}},
+                       {"groups_per_row", q.num_groups},
+                       {"act_order", !HasSequentialGroups(q)}});
+  }
+  return nlohmann::ordered_json{{"format", read.format}, {"modules", modules}};
+}
+
 absl::Status Run(const InspectFlags& flags) {
   if (std::filesystem::path(flags.path).extension() == ".gguf") return RunGguf(flags);
   QUENCH_ASSIGN_OR_RETURN(Checkpoint checkpoint, Checkpoint::Open(flags.path));
@@ -138,6 +168,11 @@ absl::Status Run(const InspectFlags& flags) {
   }
   out["files"] = files;
   out["aliases"] = checkpoint.aliases();
+  std::optional<nlohmann::ordered_json> quantized;
+  if (spec) {
+    QUENCH_ASSIGN_OR_RETURN(quantized, QuantizedModulesJson(checkpoint, flags.path));
+    if (quantized) out["quantized"] = *quantized;
+  }
   out["total_bytes"] = total_bytes;
   out["total_elements"] = total_parameters;
   if (flags.json) {
@@ -167,6 +202,17 @@ absl::Status Run(const InspectFlags& flags) {
   for (const auto& [alias, target] : checkpoint.aliases()) {
     std::cout << "  alias " << alias << " -> " << target << "\n";
   }
+  if (quantized) {
+    std::cout << "\n"
+              << (*quantized)["modules"].size() << " " << (*quantized)["format"].get<std::string>()
+              << " modules, each decoded by its format's reader:\n";
+    for (const auto& module : (*quantized)["modules"]) {
+      std::cout << absl::StrFormat("  %-48s %-14s %s%s\n", module["name"].get<std::string>(),
+                                   ShapeToString(module["shape"].get<std::vector<int64_t>>()),
+                                   module["grid"].get<std::string>(),
+                                   module["act_order"].get<bool>() ? ", act-order g_idx" : "");
+    }
+  }
   std::cout << absl::StrFormat("\n%d tensors, %d elements, %d bytes\n",
                                checkpoint.TensorNames().size() - checkpoint.aliases().size(),
                                total_parameters, total_bytes);
@@ -181,7 +227,9 @@ void RegisterInspectCommand(CLI::App& app, int& exit_code) {
   cmd->footer(
       "Prints each tensor's name, dtype, shape and bytes, and the metadata, of a safetensors file "
       "or a model directory (sharded checkpoints included), after validating every "
-      "header. A .gguf file lists its metadata (with each value's GGUF type), its tensors' "
+      "header. A quantized checkpoint (GPTQ, AWQ, compressed-tensors) also lists its quantized "
+      "modules with their grids, each decoded by the format's reader. A .gguf file lists its "
+      "metadata (with each value's GGUF type), its tensors' "
       "block types and bits per weight.\n\nExamples:\n  quench inspect "
       "../shared/models/stories260K\n"
       "  quench inspect /tmp/g/model.gguf");

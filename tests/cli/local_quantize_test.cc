@@ -125,6 +125,22 @@ TEST(LocalQuantizeTest, RecipeOutputsAndExportCommandWriteTheSameCheckpoints) {
     EXPECT_EQ(*first, *second) << format;
     EXPECT_TRUE(std::filesystem::exists(dir / "job" / format / "config.json")) << format;
   }
+  // inspect decodes every quantized module of each checkpoint with the format's reader.
+  for (const auto& [format, quant_method] :
+       {std::pair{"gptq", "gptq"}, {"awq", "awq"}, {"compressed_tensors", "compressed-tensors"}}) {
+    auto inspect = testing::RunCommand(kQuench + " inspect --json " +
+                                       (dir / "job" / format).string() + " 2>/dev/null");
+    ASSERT_EQ(inspect.exit_code, 0) << inspect.output;
+    const auto listed = nlohmann::json::parse(inspect.output, nullptr, false);
+    ASSERT_FALSE(listed.is_discarded()) << inspect.output;
+    EXPECT_EQ(listed["quantized"]["format"], quant_method);
+    ASSERT_EQ(listed["quantized"]["modules"].size(), 7u) << format;  // one layer's linears
+    for (const auto& module : listed["quantized"]["modules"]) {
+      EXPECT_NE(module["grid"].get<std::string>().find("int4"), std::string::npos) << module;
+      EXPECT_EQ(module["groups_per_row"].get<int64_t>(), module["shape"][1].get<int64_t>() / 32)
+          << module;
+    }
+  }
   auto missing = testing::RunCommand(kQuench + " export --job " + (dir / "nope").string() +
                                      " --model " + (dir / "model").string() + " --format gptq");
   EXPECT_EQ(missing.exit_code, 1);
