@@ -51,9 +51,13 @@ absl::Status Run(const ExportFlags& flags) {
   QUENCH_ASSIGN_OR_RETURN(const ModelSpec spec, LoadModelSpec(flags.model));
   QUENCH_ASSIGN_OR_RETURN(const Checkpoint checkpoint, Checkpoint::Open(flags.model));
   const std::filesystem::path out = flags.out.empty() ? flags.job : flags.out;
+  // A job whose gguf output needed its own solve keeps that solve's artifact beside the main one.
+  const std::filesystem::path gguf_artifact =
+      std::filesystem::path(flags.job) / kGgufSolveArtifactName;
   for (const std::string& format : flags.formats) {
-    QUENCH_RETURN_IF_ERROR(
-        WriteExport(format, artifact, spec, checkpoint, flags.model, out, flags.gguf_type));
+    const bool own_gguf_solve = format == "gguf" && std::filesystem::exists(gguf_artifact);
+    QUENCH_RETURN_IF_ERROR(WriteExport(format, own_gguf_solve ? gguf_artifact : artifact, spec,
+                                       checkpoint, flags.model, out, flags.gguf_type));
     std::cout << "wrote "
               << (format == "gguf" ? (out / kGgufFileName).string() : (out / format).string() + "/")
               << "\n";
@@ -73,7 +77,8 @@ void RegisterExportCommand(CLI::App& app, int& exit_code) {
                                      "Write GPTQ / AWQ / compressed-tensors checkpoints from a "
                                      "finished job, without solving again");
   cmd->footer(
-      "Reads <job>/quench.safetensors (the codes, scales and zero points the job produced) and "
+      "Reads <job>/quench.safetensors (the codes, scales and zero points the job produced; for "
+      "gguf, <job>/quench-gguf.safetensors when the job solved its gguf output separately) and "
       "the original model for everything else, and writes one Hugging Face model directory "
       "per format, tensor by tensor.\n\n"
       "Formats: gptq (zero points stored minus one, as transformers, vLLM and ExLlama expect), "

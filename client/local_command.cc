@@ -54,6 +54,27 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+nlohmann::ordered_json LayersJson(const std::vector<LinearReport>& reports) {
+  nlohmann::ordered_json layers = nlohmann::ordered_json::array();
+  for (const auto& layer : reports) {
+    layers.push_back({{"name", layer.name},
+                      {"grid", layer.grid},
+                      {"relative_output_error", layer.relative_output_error},
+                      {"relative_weight_error", layer.relative_weight_error},
+                      {"gptq_loss", layer.gptq_loss},
+                      {"seconds", layer.seconds}});
+  }
+  return layers;
+}
+
+void PrintComparison(const char* what, const ComparisonResult& c) {
+  std::cout << absl::StrFormat(
+      "%s on %d tokens: perplexity %.4f (original %.4f, %+.2f%%), KL %.5f nats, top-1 %.2f%%\n",
+      what, c.positions, c.candidate.perplexity(), c.reference.perplexity(),
+      100.0 * (c.candidate.perplexity() / c.reference.perplexity() - 1.0), c.mean_kl(),
+      100.0 * c.top1_agreement());
+}
+
 absl::StatusOr<Recipe> ResolveRecipe(const QuantizeFlags& flags) {
   Recipe recipe;
   if (!flags.recipe.empty()) {
@@ -81,9 +102,9 @@ absl::Status Run(const QuantizeFlags& flags) {
   const auto start = std::chrono::steady_clock::now();
   QUENCH_ASSIGN_OR_RETURN(const Recipe recipe, ResolveRecipe(flags));
   QUENCH_ASSIGN_OR_RETURN(LoadedModel model, LoadModel(flags.model));
-  QUENCH_ASSIGN_OR_RETURN(const QuantPlan plan, MakeQuantPlan(model.spec, recipe));
-  QUENCH_RETURN_IF_ERROR(CheckPlanForExports(model.spec, plan, recipe,
-                                             SourceWeightDType(model.spec, *model.checkpoint)));
+  QUENCH_ASSIGN_OR_RETURN(
+      const std::vector<OutputSolve> solves,
+      PlanOutputSolves(model.spec, recipe, SourceWeightDType(model.spec, *model.checkpoint)));
   QUENCH_ASSIGN_OR_RETURN(const TokenSequences calibration, LoadCalibration(recipe, flags.model));
 
   const std::filesystem::path out_dir = flags.out;
@@ -103,6 +124,15 @@ absl::Status Run(const QuantizeFlags& flags) {
                                                   out_dir / "fake_quant", metadata));
   QUENCH_ASSIGN_OR_RETURN(auto artifact, QuenchArtifactWriter::Create(
                                              out_dir / "quench.safetensors", model.spec, metadata));
+  std::vector<JobVariant> variants = {{&solves[0].plan, {fake_quant.get(), artifact.get()}}};
+  // A second solve, for the gguf output on its mixture's grids, in the same pass.
+  std::unique_ptr<QuenchArtifactWriter> gguf_artifact;
+  if (solves.size() > 1) {
+    QUENCH_ASSIGN_OR_RETURN(
+        gguf_artifact,
+        QuenchArtifactWriter::Create(out_dir / kGgufSolveArtifactName, model.spec, metadata));
+    variants.push_back({&solves[1].plan, {gguf_artifact.get()}});
+  }
 
   auto backend = kernels::MakeCpuBackend();
   Transformer original(model.spec, model.weights, *backend);
@@ -110,17 +140,20 @@ absl::Status Run(const QuantizeFlags& flags) {
   ProgressReporter progress("quantize", "blocks", !flags.json);
   DriverOptions options;
   options.progress = [&](const DriverProgress& p) { progress.Update(p.block, p.blocks, p.stage); };
-  QUENCH_ASSIGN_OR_RETURN(const QuantizationOutcome outcome,
-                          RunQuantizationJob(model.spec, model.weights, plan, recipe, calibration,
-                                             *worker, {fake_quant.get(), artifact.get()}, options));
+  QUENCH_ASSIGN_OR_RETURN(const std::vector<QuantizationOutcome> outcomes,
+                          RunQuantizationJobVariants(model.spec, model.weights, variants, recipe,
+                                                     calibration, *worker, options));
   progress.Finish();
+  const QuantizationOutcome& outcome = outcomes.front();
   const double quantize_seconds = SecondsSince(start);
   std::vector<std::string> exports;
-  for (const std::string& output : recipe.outputs) {
-    if (!IsCheckpointExport(output)) continue;
-    QUENCH_RETURN_IF_ERROR(WriteExport(output, out_dir / "quench.safetensors", model.spec,
-                                       *model.checkpoint, flags.model, out_dir, recipe.gguf.type));
-    exports.push_back(output);
+  for (size_t v = 0; v < solves.size(); ++v) {
+    const auto artifact_path = out_dir / (v == 0 ? "quench.safetensors" : kGgufSolveArtifactName);
+    for (const std::string& output : solves[v].exports) {
+      QUENCH_RETURN_IF_ERROR(WriteExport(output, artifact_path, model.spec, *model.checkpoint,
+                                         flags.model, out_dir, recipe.gguf.type));
+      exports.push_back(output);
+    }
   }
   QUENCH_RETURN_IF_ERROR(WriteFileAtomically(out_dir / "recipe.yaml", RecipeToYaml(recipe)));
 
@@ -133,18 +166,10 @@ absl::Status Run(const QuantizeFlags& flags) {
                            {"tokens", outcome.calibration_tokens},
                            {"shards", outcome.shards}};
   report["quantize_seconds"] = quantize_seconds;
-  nlohmann::ordered_json layers = nlohmann::ordered_json::array();
-  for (const auto& layer : outcome.reports) {
-    layers.push_back({{"name", layer.name},
-                      {"grid", layer.grid},
-                      {"relative_output_error", layer.relative_output_error},
-                      {"relative_weight_error", layer.relative_weight_error},
-                      {"gptq_loss", layer.gptq_loss},
-                      {"seconds", layer.seconds}});
-  }
-  report["layers"] = layers;
+  report["layers"] = LayersJson(outcome.reports);
+  if (outcomes.size() > 1) report["gguf_layers"] = LayersJson(outcomes[1].reports);
 
-  std::optional<ComparisonResult> comparison;
+  std::optional<ComparisonResult> comparison, gguf_comparison;
   if (!recipe.evaluation.path.empty()) {
     DatasetOptions eval_options;
     eval_options.max_sequences = recipe.evaluation.max_sequences;
@@ -152,18 +177,26 @@ absl::Status Run(const QuantizeFlags& flags) {
                                                          : model.spec.max_position_embeddings;
     QUENCH_ASSIGN_OR_RETURN(TokenSequences eval_data,
                             LoadTokenData(recipe.evaluation.path, flags.model, eval_options));
-    // The quantized model as written: evaluation reads fake_quant/ back one block at a time.
-    QUENCH_ASSIGN_OR_RETURN(LoadedModel written, LoadModel(out_dir / "fake_quant"));
-    Transformer quantized(written.spec, written.weights, *backend);
-    ProgressReporter eval_progress("evaluate", "sequences", !flags.json);
-    PerplexityOptions perplexity_options;
-    perplexity_options.progress = [&](int64_t done, int64_t total) {
-      eval_progress.Update(done, total, "");
+    // The quantized model as written: evaluation reads it back one block at a time.
+    const auto evaluate = [&](const std::filesystem::path& path,
+                              const char* label) -> absl::StatusOr<ComparisonResult> {
+      QUENCH_ASSIGN_OR_RETURN(LoadedModel written, LoadModel(path, /*allow_gguf=*/true));
+      Transformer quantized(written.spec, written.weights, *backend);
+      ProgressReporter eval_progress(label, "sequences", !flags.json);
+      PerplexityOptions perplexity_options;
+      perplexity_options.progress = [&](int64_t done, int64_t total) {
+        eval_progress.Update(done, total, "");
+      };
+      auto result = CompareModels(original, quantized, eval_data, perplexity_options);
+      eval_progress.Finish();
+      return result;
     };
-    QUENCH_ASSIGN_OR_RETURN(comparison,
-                            CompareModels(original, quantized, eval_data, perplexity_options));
-    eval_progress.Finish();
+    QUENCH_ASSIGN_OR_RETURN(comparison, evaluate(out_dir / "fake_quant", "evaluate"));
     report["evaluation"] = ComparisonJson(*comparison);
+    if (outcomes.size() > 1) {
+      QUENCH_ASSIGN_OR_RETURN(gguf_comparison, evaluate(out_dir / kGgufFileName, "evaluate gguf"));
+      report["gguf_evaluation"] = ComparisonJson(*gguf_comparison);
+    }
   }
   report["total_seconds"] = SecondsSince(start);
   report["peak_rss_bytes"] = PeakResidentBytes();
@@ -187,21 +220,19 @@ absl::Status Run(const QuantizeFlags& flags) {
   for (size_t i = 0; i < std::min<size_t>(5, worst.size()); ++i) {
     std::cout << absl::StrFormat("  %-48s %.3e\n", worst[i]->name, worst[i]->relative_output_error);
   }
-  if (comparison) {
-    std::cout << absl::StrFormat(
-        "evaluation on %d tokens: perplexity %.4f (original %.4f, %+.2f%%), KL %.5f nats, top-1 "
-        "%.2f%%\n",
-        comparison->positions, comparison->candidate.perplexity(),
-        comparison->reference.perplexity(),
-        100.0 * (comparison->candidate.perplexity() / comparison->reference.perplexity() - 1.0),
-        comparison->mean_kl(), 100.0 * comparison->top1_agreement());
+  if (outcomes.size() > 1) {
+    std::cout << absl::StrFormat("and, in the same pass, for the gguf output: %d linears (%s)\n",
+                                 outcomes[1].linears, GridSummary(outcomes[1].reports));
   }
+  if (comparison) PrintComparison("evaluation", *comparison);
+  if (gguf_comparison) PrintComparison("evaluation of model.gguf", *gguf_comparison);
   std::cout << "wrote " << (out_dir / "fake_quant").string() << "/, ";
   for (const auto& output : exports) {
     std::cout << (output == "gguf" ? (out_dir / kGgufFileName).string()
                                    : (out_dir / output).string() + "/")
               << ", ";
   }
+  if (outcomes.size() > 1) std::cout << (out_dir / kGgufSolveArtifactName).string() << ", ";
   std::cout << (out_dir / "quench.safetensors").string() << ", "
             << (out_dir / "report.json").string() << "\n";
   return absl::OkStatus();

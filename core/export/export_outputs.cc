@@ -1,5 +1,7 @@
 #include "core/export/export_outputs.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "core/export/awq_format.h"
 #include "core/export/compressed_tensors_format.h"
@@ -98,6 +100,37 @@ absl::Status CheckPlanForExports(const ModelSpec& spec, const QuantPlan& plan, c
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<OutputSolve>> PlanOutputSolves(const ModelSpec& spec,
+                                                          const Recipe& recipe,
+                                                          DType weight_dtype) {
+  QUENCH_ASSIGN_OR_RETURN(QuantPlan plan, MakeQuantPlan(spec, recipe));
+  std::vector<std::string> exports;
+  for (const std::string& output : recipe.outputs) {
+    if (IsCheckpointExport(output)) exports.push_back(output);
+  }
+  const absl::Status fits_one = CheckPlanForExports(spec, plan, recipe, weight_dtype);
+  const bool has_gguf = std::find(exports.begin(), exports.end(), "gguf") != exports.end();
+  if (fits_one.ok() || recipe.gguf.type.empty() || !has_gguf || exports.size() < 2) {
+    if (!fits_one.ok()) return fits_one;
+    return std::vector<OutputSolve>{{std::move(plan), exports}};
+  }
+  // The safetensors outputs on the recipe's own grids; the gguf output on the mixture's.
+  Recipe safetensors = recipe;
+  safetensors.gguf.type.clear();
+  std::erase(safetensors.outputs, "gguf");
+  Recipe gguf = recipe;
+  std::erase_if(gguf.outputs,
+                [](const std::string& o) { return IsCheckpointExport(o) && o != "gguf"; });
+  QUENCH_ASSIGN_OR_RETURN(QuantPlan safetensors_plan, MakeQuantPlan(spec, safetensors));
+  QUENCH_RETURN_IF_ERROR(CheckPlanForExports(spec, safetensors_plan, safetensors, weight_dtype));
+  QUENCH_RETURN_IF_ERROR(CheckPlanForExports(spec, plan, gguf, weight_dtype));
+  std::erase(exports, "gguf");
+  std::vector<OutputSolve> solves;
+  solves.push_back({std::move(safetensors_plan), exports});
+  solves.push_back({std::move(plan), {"gguf"}});
+  return solves;
 }
 
 absl::Status WriteExport(const std::string& output, const std::filesystem::path& artifact_path,

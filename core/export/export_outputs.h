@@ -25,6 +25,20 @@ bool IsCheckpointExport(const std::string& output);
 absl::Status CheckPlanForExports(const ModelSpec& spec, const QuantPlan& plan, const Recipe& recipe,
                                  DType weight_dtype);
 
+// The solves a job's outputs need, primary first. One when every output fits the recipe's plan.
+// With gguf.type set, that plan holds the GGUF mixture's grids; a safetensors output (gptq, awq,
+// compressed_tensors) that cannot hold them gets a second solve on the recipe's `weights` in the
+// same calibration pass, and becomes the primary one (fake_quant/, quench.safetensors).
+struct OutputSolve {
+  QuantPlan plan;
+  std::vector<std::string> exports;  // the checkpoint outputs written from this solve
+};
+absl::StatusOr<std::vector<OutputSolve>> PlanOutputSolves(const ModelSpec& spec,
+                                                          const Recipe& recipe, DType weight_dtype);
+
+// Where a job keeps the artifact of its GGUF solve when it made a separate one.
+inline constexpr char kGgufSolveArtifactName[] = "quench-gguf.safetensors";
+
 // The dtype of the source's first linear weight (F32 when it has none).
 DType SourceWeightDType(const ModelSpec& spec, const Checkpoint& source);
 

@@ -3,6 +3,7 @@
 #include <Eigen/Core>
 #include <chrono>
 #include <map>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "core/job/awq_block.h"
@@ -201,39 +202,44 @@ std::vector<std::pair<int64_t, int64_t>> ShardRanges(int64_t count, int64_t shar
   return ranges;
 }
 
-absl::StatusOr<QuantizationOutcome> RunQuantizationJob(
-    const ModelSpec& spec, const ModelWeights& original, const QuantPlan& plan,
-    const Recipe& recipe, const TokenSequences& calibration, ShardWorker& worker,
-    const std::vector<QuantizationSink*>& sinks, const DriverOptions& options) {
-  if (recipe.method != QuantMethod::kRtn && calibration.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        QuantMethodName(recipe.method),
-        " needs calibration data: set calibration.path in the recipe or pass --calib FILE"));
+namespace {
+
+// One variant's shards on a shared worker: its shard s is the worker's shard offset + s, so the
+// driver's shard-order logic is the same for every variant.
+class ShardRangeView : public ShardWorker {
+ public:
+  ShardRangeView(ShardWorker& worker, int64_t offset) : worker_(worker), offset_(offset) {}
+
+  absl::Status LoadShard(int64_t shard, const TokenBatch& batch) override {
+    return worker_.LoadShard(offset_ + shard, batch);
   }
-  if (static_cast<int64_t>(plan.blocks.size()) != spec.num_layers) {
-    return absl::InvalidArgumentError("the plan must have one block per layer");
+  absl::StatusOr<GroupStatistics> CollectStatistics(int64_t shard, const LayerWeights& weights,
+                                                    InputGroup group, bool with_abs_sums) override {
+    return worker_.CollectStatistics(offset_ + shard, weights, group, with_abs_sums);
   }
-  QuantizationOutcome out;
-  const auto ranges = calibration.empty() ? std::vector<std::pair<int64_t, int64_t>>{}
-                                          : ShardRanges(static_cast<int64_t>(calibration.size()),
-                                                        recipe.calibration.shards);
-  out.shards = static_cast<int64_t>(ranges.size());
-  std::vector<int64_t> visit_order = options.shard_visit_order;
-  if (visit_order.empty()) {
-    for (int64_t s = 0; s < out.shards; ++s) visit_order.push_back(s);
+  absl::Status AdvanceBlock(int64_t shard, const LayerWeights& weights) override {
+    return worker_.AdvanceBlock(offset_ + shard, weights);
   }
-  if (static_cast<int64_t>(visit_order.size()) != out.shards) {
-    return absl::InvalidArgumentError("shard_visit_order must list every shard once");
+  absl::StatusOr<std::vector<double>> CandidateLosses(int64_t shard, const LayerWeights& reference,
+                                                      const std::vector<LayerWeights>& candidates,
+                                                      InputGroup group) override {
+    return worker_.CandidateLosses(offset_ + shard, reference, candidates, group);
   }
-  for (int64_t shard : visit_order) {
-    TokenBatch batch;
-    for (int64_t i = ranges[shard].first; i < ranges[shard].second; ++i) batch.Add(calibration[i]);
-    out.calibration_tokens += batch.num_tokens();
-    QUENCH_RETURN_IF_ERROR(worker.LoadShard(shard, batch));
+  absl::StatusOr<Tensor> GroupInput(int64_t shard, const LayerWeights& weights,
+                                    InputGroup group) override {
+    return worker_.GroupInput(offset_ + shard, weights, group);
   }
 
-  // The tensors outside the blocks. Calibration keeps embedding with the original table (the
-  // worker's model), so quantizing it first changes nothing downstream.
+ private:
+  ShardWorker& worker_;
+  int64_t offset_;
+};
+
+// The tensors outside the blocks, with the embedding quantized when the plan says so.
+// Calibration keeps embedding with the original table (the worker's model), so quantizing it
+// first changes nothing downstream.
+absl::Status BeginSinks(const ModelWeights& original, const QuantPlan& plan,
+                        const std::vector<QuantizationSink*>& sinks) {
   ModelWeights globals = original;
   globals.layers.clear();
   globals.load_layer = nullptr;
@@ -246,23 +252,89 @@ absl::StatusOr<QuantizationOutcome> RunQuantizationJob(
   }
   for (QuantizationSink* sink : sinks)
     QUENCH_RETURN_IF_ERROR(sink->Begin(globals, embedding ? &*embedding : nullptr));
+  return absl::OkStatus();
+}
 
-  JobRunner runner(spec, recipe, worker, options, visit_order);
-  for (const PlannedBlock& block : plan.blocks) {
-    ReleaseFreedMemory();  // what the previous block freed
-    LayerWeights layer = original.Layer(block.layer);
-    std::vector<QuantizedLinear> linears;
-    QUENCH_RETURN_IF_ERROR(runner.RunBlock(block, layer, linears, out.reports));
-    out.linears += static_cast<int64_t>(linears.size());
-    for (QuantizationSink* sink : sinks)
-      QUENCH_RETURN_IF_ERROR(sink->AddBlock(block.layer, layer, linears));
-    if (options.progress) {
-      options.progress(
-          {block.layer + 1, spec.num_layers, absl::StrCat("block ", block.layer, " done")});
+}  // namespace
+
+absl::StatusOr<QuantizationOutcome> RunQuantizationJob(
+    const ModelSpec& spec, const ModelWeights& original, const QuantPlan& plan,
+    const Recipe& recipe, const TokenSequences& calibration, ShardWorker& worker,
+    const std::vector<QuantizationSink*>& sinks, const DriverOptions& options) {
+  QUENCH_ASSIGN_OR_RETURN(auto outcomes,
+                          RunQuantizationJobVariants(spec, original, {{&plan, sinks}}, recipe,
+                                                     calibration, worker, options));
+  return std::move(outcomes.front());
+}
+
+absl::StatusOr<std::vector<QuantizationOutcome>> RunQuantizationJobVariants(
+    const ModelSpec& spec, const ModelWeights& original, const std::vector<JobVariant>& variants,
+    const Recipe& recipe, const TokenSequences& calibration, ShardWorker& worker,
+    const DriverOptions& options) {
+  if (recipe.method != QuantMethod::kRtn && calibration.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        QuantMethodName(recipe.method),
+        " needs calibration data: set calibration.path in the recipe or pass --calib FILE"));
+  }
+  if (variants.empty()) return absl::InvalidArgumentError("a job needs at least one plan");
+  for (const JobVariant& variant : variants) {
+    if (variant.plan == nullptr ||
+        static_cast<int64_t>(variant.plan->blocks.size()) != spec.num_layers) {
+      return absl::InvalidArgumentError("the plan must have one block per layer");
     }
   }
-  for (QuantizationSink* sink : sinks) QUENCH_RETURN_IF_ERROR(sink->Finish());
-  return out;
+  const auto ranges = calibration.empty() ? std::vector<std::pair<int64_t, int64_t>>{}
+                                          : ShardRanges(static_cast<int64_t>(calibration.size()),
+                                                        recipe.calibration.shards);
+  const int64_t num_shards = static_cast<int64_t>(ranges.size());
+  std::vector<int64_t> visit_order = options.shard_visit_order;
+  if (visit_order.empty()) {
+    for (int64_t s = 0; s < num_shards; ++s) visit_order.push_back(s);
+  }
+  if (static_cast<int64_t>(visit_order.size()) != num_shards) {
+    return absl::InvalidArgumentError("shard_visit_order must list every shard once");
+  }
+  std::vector<QuantizationOutcome> outcomes(variants.size());
+  std::vector<std::unique_ptr<ShardRangeView>> views;
+  for (size_t v = 0; v < variants.size(); ++v) {
+    views.push_back(std::make_unique<ShardRangeView>(worker, static_cast<int64_t>(v) * num_shards));
+    outcomes[v].shards = num_shards;
+  }
+  for (int64_t shard : visit_order) {
+    TokenBatch batch;
+    for (int64_t i = ranges[shard].first; i < ranges[shard].second; ++i) batch.Add(calibration[i]);
+    for (size_t v = 0; v < variants.size(); ++v) {
+      outcomes[v].calibration_tokens += batch.num_tokens();
+      QUENCH_RETURN_IF_ERROR(views[v]->LoadShard(shard, batch));
+    }
+  }
+  std::vector<JobRunner> runners;
+  for (size_t v = 0; v < variants.size(); ++v) {
+    QUENCH_RETURN_IF_ERROR(BeginSinks(original, *variants[v].plan, variants[v].sinks));
+    runners.emplace_back(spec, recipe, *views[v], options, visit_order);
+  }
+
+  for (int64_t layer_index = 0; layer_index < spec.num_layers; ++layer_index) {
+    ReleaseFreedMemory();  // what the previous block freed
+    const LayerWeights original_layer = original.Layer(layer_index);
+    for (size_t v = 0; v < variants.size(); ++v) {
+      const PlannedBlock& block = variants[v].plan->blocks[layer_index];
+      LayerWeights layer = original_layer;
+      std::vector<QuantizedLinear> linears;
+      QUENCH_RETURN_IF_ERROR(runners[v].RunBlock(block, layer, linears, outcomes[v].reports));
+      outcomes[v].linears += static_cast<int64_t>(linears.size());
+      for (QuantizationSink* sink : variants[v].sinks)
+        QUENCH_RETURN_IF_ERROR(sink->AddBlock(block.layer, layer, linears));
+    }
+    if (options.progress) {
+      options.progress(
+          {layer_index + 1, spec.num_layers, absl::StrCat("block ", layer_index, " done")});
+    }
+  }
+  for (const JobVariant& variant : variants) {
+    for (QuantizationSink* sink : variant.sinks) QUENCH_RETURN_IF_ERROR(sink->Finish());
+  }
+  return outcomes;
 }
 
 }  // namespace quench

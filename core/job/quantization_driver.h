@@ -62,4 +62,21 @@ absl::StatusOr<QuantizationOutcome> RunQuantizationJob(
     const Recipe& recipe, const TokenSequences& calibration, ShardWorker& worker,
     const std::vector<QuantizationSink*>& sinks, const DriverOptions& options = {});
 
+// One of several solves a job makes in the same calibration pass (outputs whose grids differ,
+// e.g. GPTQ int4 g128 safetensors and a GGUF Q4_K_M): its plan and where its blocks go.
+struct JobVariant {
+  const QuantPlan* plan = nullptr;
+  std::vector<QuantizationSink*> sinks;
+};
+
+// Every variant in one pass over the model: the calibration set is read and sharded once and
+// each block's original weights loaded once; every variant then solves the block on its own
+// grids and advances its own copy of the shards' activations (the worker holds
+// variants × shards of them), so each variant's result is byte-identical to running it alone.
+// One outcome per variant, in order.
+absl::StatusOr<std::vector<QuantizationOutcome>> RunQuantizationJobVariants(
+    const ModelSpec& spec, const ModelWeights& original, const std::vector<JobVariant>& variants,
+    const Recipe& recipe, const TokenSequences& calibration, ShardWorker& worker,
+    const DriverOptions& options = {});
+
 }  // namespace quench

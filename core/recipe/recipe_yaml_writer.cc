@@ -191,7 +191,9 @@ std::string RecipeToYaml(const Recipe& recipe) {
   out.Line(2, "clip_max_shrink", YamlDouble(recipe.awq.clip_max_shrink));
   out.Line(2, "clip_tokens", absl::StrCat(recipe.awq.clip_tokens));
   if (!recipe.gguf.type.empty()) {
-    out.Line(0, "gguf", "", "linears solved on this GGUF mixture's grids (weights ignored)");
+    out.Line(0, "gguf", "",
+             "the gguf output is solved on this GGUF mixture's grids; other outputs on `weights` "
+             "(a second solve in the same calibration pass where they differ)");
     out.Line(2, "type", recipe.gguf.type);
   }
   out.List(0, "targets", recipe.targets, "regexes searched in linear names");

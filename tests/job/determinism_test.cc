@@ -11,6 +11,7 @@
 #include "core/export/model_tensors.h"
 #include "core/export/quench_artifact.h"
 #include "core/model/testgen.h"
+#include "kernels/cpu/cpu_backend.h"
 #include "tests/core/test_paths.h"
 #include "tests/job/job_test_support.h"
 
@@ -64,6 +65,77 @@ TEST_P(ShardOrderTest, ShuffledShardOrderGivesIdenticalArtifacts) {
   EXPECT_EQ(artifacts[0], artifacts[1]);
   EXPECT_EQ(artifacts[0], artifacts[2]);
 }
+
+// One calibration pass, two grids (a safetensors output on int4 g32, the gguf output on
+// Q4_K_M): each variant's result is exactly what a job with that plan alone produces.
+class VariantsTest : public ::testing::TestWithParam<QuantMethod> {};
+
+TEST_P(VariantsTest, TwoPlansInOnePassMatchSeparateRuns) {
+  TempDir dir;
+  TestgenOptions options;
+  options.seed = 13;
+  ASSERT_TRUE(
+      WriteSyntheticModel(dir / "model", LlamaConfigJson(256, 512, 2, 4, 2, 128, 64), options)
+          .ok());
+  const TokenSequences calibration = RandomSequences(128, 6, 32, 7);
+  Recipe safetensors;
+  safetensors.method = GetParam();
+  safetensors.weights.symmetric = false;
+  safetensors.weights.group_size = 32;
+  safetensors.gptq.act_order = true;
+  safetensors.gptq.static_groups = true;
+  safetensors.awq.scale_grid = 4;
+  safetensors.awq.clip_grid = 4;
+  safetensors.calibration.shards = 3;
+  Recipe gguf = safetensors;
+  gguf.gguf.type = "q4_k_m";
+
+  auto alone_safetensors = testing::RunJob(dir / "model", safetensors, calibration, {});
+  auto alone_gguf = testing::RunJob(dir / "model", gguf, calibration, {});
+  ASSERT_TRUE(alone_safetensors && alone_gguf);
+
+  auto spec = LoadModelSpec(dir / "model");
+  auto checkpoint = Checkpoint::Open(dir / "model");
+  ASSERT_TRUE(spec.ok() && checkpoint.ok());
+  auto weights = LoadModelWeights(*spec, *checkpoint);
+  auto plan_safetensors = MakeQuantPlan(*spec, safetensors);
+  auto plan_gguf = MakeQuantPlan(*spec, gguf);
+  ASSERT_TRUE(weights.ok() && plan_safetensors.ok() && plan_gguf.ok());
+  auto backend = kernels::MakeCpuBackend();
+  Transformer original(*spec, *weights, *backend);
+  auto worker = MakeLocalShardWorker(original);
+  CollectingSink first, second;
+  auto outcomes = RunQuantizationJobVariants(
+      *spec, *weights, {{&*plan_safetensors, {&first}}, {&*plan_gguf, {&second}}}, safetensors,
+      calibration, *worker);
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  ASSERT_EQ(outcomes->size(), 2u);
+  EXPECT_EQ((*outcomes)[0].calibration_tokens, alone_safetensors->outcome.calibration_tokens);
+
+  const auto expect_same = [](const std::vector<QuantizedLinear>& together,
+                              const std::vector<QuantizedLinear>& alone) {
+    ASSERT_EQ(together.size(), alone.size());
+    for (size_t i = 0; i < alone.size(); ++i) {
+      const QuantizedTensor& a = together[i].quantized;
+      const QuantizedTensor& b = alone[i].quantized;
+      SCOPED_TRACE(alone[i].plan.name);
+      EXPECT_EQ(a.grid.ToString(), b.grid.ToString());
+      EXPECT_EQ(a.codes, b.codes);
+      EXPECT_EQ(a.g_idx, b.g_idx);
+      const Tensor x = a.Dequantize(), y = b.Dequantize();
+      EXPECT_EQ(std::memcmp(x.raw_data(), y.raw_data(), x.num_bytes()), 0);
+    }
+  };
+  expect_same(first.linears, alone_safetensors->quantized.linears);
+  expect_same(second.linears, alone_gguf->quantized.linears);
+  ASSERT_FALSE(second.linears.empty());
+  EXPECT_EQ(second.linears[0].quantized.grid.kind, GridKind::kGgml);
+  EXPECT_EQ(first.linears[0].quantized.grid.kind, GridKind::kInt);
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, VariantsTest,
+                         ::testing::Values(QuantMethod::kGptq, QuantMethod::kAwq),
+                         [](const auto& info) { return std::string(QuantMethodName(info.param)); });
 
 INSTANTIATE_TEST_SUITE_P(Methods, ShardOrderTest,
                          ::testing::Values(QuantMethod::kGptq, QuantMethod::kAwq),

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/export/export_outputs.h"
+
 namespace quench {
 namespace {
 
@@ -70,6 +72,45 @@ TEST(QuantPlanTest, BadRegexIsAnError) {
   const auto plan = MakeQuantPlan(Stories260KShape(), recipe);
   ASSERT_FALSE(plan.ok());
   EXPECT_NE(plan.status().message().find("(unclosed"), std::string::npos);
+}
+
+// One solve where the outputs' grids agree, two (one calibration pass) where they differ.
+TEST(OutputSolvesTest, SecondSolveOnlyWhenTheGgufGridsDoNotFitTheOtherOutputs) {
+  const ModelSpec wide = *ParseModelSpec(R"({"architectures":["LlamaForCausalLM"],"vocab_size":512,
+      "hidden_size":256,"intermediate_size":512,"num_hidden_layers":2,"num_attention_heads":4,
+      "num_key_value_heads":2})",
+                                         "config.json");
+  Recipe recipe;
+  recipe.method = QuantMethod::kGptq;
+  recipe.gptq.static_groups = true;
+  recipe.outputs = {"fake_quant", "quench", "gguf", "gptq"};
+  // Q4_0's grid (int4 symmetric, groups of 32, fp16 scales) is also a GPTQ grid: one solve.
+  recipe.gguf.type = "q4_0";
+  auto solves = PlanOutputSolves(wide, recipe, DType::kF32);
+  ASSERT_TRUE(solves.ok()) << solves.status();
+  ASSERT_EQ(solves->size(), 1u);
+  EXPECT_EQ(solves->front().exports, (std::vector<std::string>{"gguf", "gptq"}));
+
+  // Q4_K_M's grids are not GPTQ's: GPTQ gets the recipe's weights, the GGUF its own solve.
+  recipe.gguf.type = "q4_k_m";
+  solves = PlanOutputSolves(wide, recipe, DType::kF32);
+  ASSERT_TRUE(solves.ok()) << solves.status();
+  ASSERT_EQ(solves->size(), 2u);
+  EXPECT_EQ((*solves)[0].exports, std::vector<std::string>{"gptq"});
+  EXPECT_EQ((*solves)[1].exports, std::vector<std::string>{"gguf"});
+  EXPECT_EQ((*solves)[0].plan.blocks[0].groups[0].linears[0].grid.kind, GridKind::kInt);
+  EXPECT_EQ((*solves)[1].plan.blocks[0].groups[0].linears[0].grid.ggml_type, GgmlType::kQ4_K);
+
+  // Without a second format there is nothing to split: the GGUF alone is one solve.
+  recipe.outputs = {"gguf"};
+  solves = PlanOutputSolves(wide, recipe, DType::kF32);
+  ASSERT_TRUE(solves.ok()) << solves.status();
+  EXPECT_EQ(solves->size(), 1u);
+
+  // A safetensors output that cannot hold the recipe's own grid is still an error up front.
+  recipe.outputs = {"gguf", "awq"};
+  recipe.weights.bits = 8;
+  EXPECT_FALSE(PlanOutputSolves(wide, recipe, DType::kF32).ok());
 }
 
 }  // namespace
