@@ -254,6 +254,47 @@ TEST(GgufModelTest, Stories260KGptqOnTheQ4_0GridBeatsRoundToNearest) {
   EXPECT_LT(kl[1], 0.75 * kl[0]) << "GPTQ " << kl[1] << " vs RTN " << kl[0];
 }
 
+// Every mixture on the real stories260K (RTN: no calibration needed): the file carries every
+// key and tensor llama.cpp requires and decodes to the job's weights bit for bit. Its 64-wide
+// matrices fit no 256-block, so the k-quant mixtures exercise llama.cpp's fallbacks here; the
+// k-quant grids themselves are covered by GgufJobTest on 256-wide models.
+TEST(GgufModelTest, Stories260KEveryMixtureLoadsWithTheJobsWeights) {
+  const auto model = testing::SharedPath("models/stories260K");
+  QUENCH_REQUIRE_SHARED(model);
+  for (const std::string& mixture : GgufMixtureNames()) {
+    if (mixture == "f32" || mixture == "f16" || mixture == "bf16") continue;
+    SCOPED_TRACE(mixture);
+    TempDir dir;
+    Recipe recipe;
+    recipe.method = QuantMethod::kRtn;
+    recipe.gguf.type = mixture;
+    auto run = testing::RunJob(model, recipe, {}, {});
+    ASSERT_TRUE(run.has_value());
+    ASSERT_TRUE(testing::WriteQuenchArtifact(*run, dir / "quench.safetensors").ok());
+    const auto exported = WriteExport("gguf", dir / "quench.safetensors", run->spec,
+                                      run->checkpoint, model, dir.path(), mixture);
+    ASSERT_TRUE(exported.ok()) << exported;
+    auto opened = GgufFile::Open(dir / kGgufFileName);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    auto file = std::make_shared<const GgufFile>(std::move(*opened));
+    for (const std::string& key : RequiredLlamaGgufKeys())
+      EXPECT_NE(file->Find(key), nullptr) << key;
+    for (const std::string& name : RequiredLlamaGgufTensors(run->spec.num_layers))
+      EXPECT_NE(file->FindTensor(name), nullptr) << name;
+    EXPECT_EQ(file->GetUnsigned("general.file_type").value_or(0),
+              FindGgufMixture(mixture)->file_type);
+    auto spec = ReadGgufModelSpec(*file);
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    auto weights = LoadGgufWeights(*spec, file);
+    ASSERT_TRUE(weights.ok()) << weights.status();
+    ASSERT_FALSE(run->quantized.linears.empty());
+    for (const auto& linear : run->quantized.linears) {
+      const Tensor decoded = weights->Layer(linear.plan.layer).linear(linear.plan.role).weight;
+      ASSERT_TRUE(SameBits(decoded, linear.quantized.Dequantize())) << linear.plan.name;
+    }
+  }
+}
+
 TEST(GgufModelTest, PlanCheckRefusesGridsWithoutABlockType) {
   auto spec = ParseModelSpec(LlamaConfigJson(64, 128, 1, 4, 2, 96, 64), "test");
   ASSERT_TRUE(spec.ok());
