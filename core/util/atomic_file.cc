@@ -1,6 +1,6 @@
 #include "core/util/atomic_file.h"
-#include "absl/strings/string_view.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace quench {
 
@@ -70,6 +71,23 @@ absl::Status AtomicFileWriter::Commit() {
                                             final_path_.string(), ": ", error.message()));
   }
   temp_path_.clear();
+  // The rename is durable only once the directory entry is on disk too.
+  return SyncDirectory(final_path_.parent_path().empty() ? std::filesystem::path(".")
+                                                         : final_path_.parent_path());
+}
+
+absl::Status SyncDirectory(const std::filesystem::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) {
+    return absl::DataLossError(
+        absl::StrCat(dir.string(), ": cannot open to sync: ", std::strerror(errno)));
+  }
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced) {
+    return absl::DataLossError(
+        absl::StrCat(dir.string(), ": fsync failed: ", std::strerror(errno)));
+  }
   return absl::OkStatus();
 }
 

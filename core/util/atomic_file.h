@@ -26,7 +26,7 @@ class AtomicFileWriter {
   absl::Status Write(absl::string_view text);
   uint64_t bytes_written() const { return bytes_written_; }
 
-  // Flushes, fsyncs and renames the temporary file to the final path.
+  // Flushes, fsyncs and renames the temporary file to the final path, then fsyncs the directory.
   absl::Status Commit();
 
  private:
@@ -38,6 +38,9 @@ class AtomicFileWriter {
   FILE* file_ = nullptr;
   uint64_t bytes_written_ = 0;
 };
+
+// fsyncs a directory, making renames and new entries in it durable.
+absl::Status SyncDirectory(const std::filesystem::path& dir);
 
 // Convenience: writes `contents` to `path` atomically.
 absl::Status WriteFileAtomically(const std::filesystem::path& path, absl::string_view contents);
