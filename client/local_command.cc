@@ -1,28 +1,19 @@
 // `quench local quantize`: a whole quantization job in this process, through the same driver
 // the service uses.
-#include <chrono>
 #include <iostream>
 #include <map>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "client/commands.h"
-#include "client/comparison_json.h"
-#include "client/data_loading.h"
-#include "client/model_loader.h"
+#include "client/local_job.h"
 #include "client/progress.h"
-#include "core/data/sample_selection.h"
 #include "core/eval/compare.h"
 #include "core/export/export_outputs.h"
-#include "core/export/fake_quant_writer.h"
-#include "core/export/quench_artifact.h"
 #include "core/gguf/gguf_model_writer.h"
 #include "core/job/quantization_driver.h"
 #include "core/recipe/recipe.h"
-#include "core/util/atomic_file.h"
-#include "core/util/process_memory.h"
 #include "core/util/status_macros.h"
-#include "kernels/cpu/cpu_backend.h"
 #include "nlohmann/json.hpp"
 
 namespace quench::cli {
@@ -50,23 +41,6 @@ struct QuantizeFlags {
   bool json = false;
 };
 
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-nlohmann::ordered_json LayersJson(const std::vector<LinearReport>& reports) {
-  nlohmann::ordered_json layers = nlohmann::ordered_json::array();
-  for (const auto& layer : reports) {
-    layers.push_back({{"name", layer.name},
-                      {"grid", layer.grid},
-                      {"relative_output_error", layer.relative_output_error},
-                      {"relative_weight_error", layer.relative_weight_error},
-                      {"gptq_loss", layer.gptq_loss},
-                      {"seconds", layer.seconds}});
-  }
-  return layers;
-}
-
 void PrintComparison(const char* what, const ComparisonResult& c) {
   std::cout << absl::StrFormat(
       "%s on %d tokens: perplexity %.4f (original %.4f, %+.2f%%), KL %.5f nats, top-1 %.2f%%\n",
@@ -89,119 +63,36 @@ absl::StatusOr<Recipe> ResolveRecipe(const QuantizeFlags& flags) {
   return recipe;
 }
 
-absl::StatusOr<TokenSequences> LoadCalibration(const Recipe& recipe, const std::string& model_dir) {
-  if (recipe.calibration.path.empty()) return TokenSequences{};
-  DatasetOptions options;
-  options.context = recipe.calibration.seq_len;
-  QUENCH_ASSIGN_OR_RETURN(TokenSequences all,
-                          LoadTokenData(recipe.calibration.path, model_dir, options));
-  return SelectSamples(all, recipe.calibration.samples, recipe.calibration.seed);
-}
-
 absl::Status Run(const QuantizeFlags& flags) {
-  const auto start = std::chrono::steady_clock::now();
   QUENCH_ASSIGN_OR_RETURN(const Recipe recipe, ResolveRecipe(flags));
-  QUENCH_ASSIGN_OR_RETURN(LoadedModel model, LoadModel(flags.model));
-  QUENCH_ASSIGN_OR_RETURN(
-      const std::vector<OutputSolve> solves,
-      PlanOutputSolves(model.spec, recipe, SourceWeightDType(model.spec, *model.checkpoint)));
-  QUENCH_ASSIGN_OR_RETURN(const TokenSequences calibration, LoadCalibration(recipe, flags.model));
-
   const std::filesystem::path out_dir = flags.out;
-  std::error_code error;
-  std::filesystem::create_directories(out_dir, error);
-  if (error) {
-    return absl::PermissionDeniedError(absl::StrCat(out_dir.string(), ": ", error.message()));
-  }
-  const std::map<std::string, std::string> metadata = {
-      {"format", "pt"},
-      {"quench.recipe", recipe.name},
-      {"quench.method", std::string(QuantMethodName(recipe.method))}};
-  // Both outputs are streamed block by block as the job runs; they appear under their final
-  // names only when the job has finished.
-  QUENCH_ASSIGN_OR_RETURN(auto fake_quant,
-                          FakeQuantWriter::Create(flags.model, model.spec, *model.checkpoint,
-                                                  out_dir / "fake_quant", metadata));
-  QUENCH_ASSIGN_OR_RETURN(auto artifact, QuenchArtifactWriter::Create(
-                                             out_dir / "quench.safetensors", model.spec, metadata));
-  std::vector<JobVariant> variants = {{&solves[0].plan, {fake_quant.get(), artifact.get()}}};
-  // A second solve, for the gguf output on its mixture's grids, in the same pass.
-  std::unique_ptr<QuenchArtifactWriter> gguf_artifact;
-  if (solves.size() > 1) {
-    QUENCH_ASSIGN_OR_RETURN(
-        gguf_artifact,
-        QuenchArtifactWriter::Create(out_dir / kGgufSolveArtifactName, model.spec, metadata));
-    variants.push_back({&solves[1].plan, {gguf_artifact.get()}});
-  }
-
-  auto backend = kernels::MakeCpuBackend();
-  Transformer original(model.spec, model.weights, *backend);
-  auto worker = MakeLocalShardWorker(original);
   ProgressReporter progress("quantize", "blocks", !flags.json);
-  DriverOptions options;
-  options.progress = [&](const DriverProgress& p) { progress.Update(p.block, p.blocks, p.stage); };
-  QUENCH_ASSIGN_OR_RETURN(const std::vector<QuantizationOutcome> outcomes,
-                          RunQuantizationJobVariants(model.spec, model.weights, variants, recipe,
-                                                     calibration, *worker, options));
+  std::optional<ProgressReporter> eval_progress;
+  std::string eval_label;
+  LocalJobCallbacks callbacks;
+  callbacks.progress = [&](const DriverProgress& p) {
+    progress.Update(p.block, p.blocks, p.stage);
+  };
+  callbacks.eval_progress = [&](const std::string& label, int64_t done, int64_t total) {
+    if (!eval_progress || label != eval_label) {  // a new evaluation: a new bar
+      progress.Finish();
+      if (eval_progress) eval_progress->Finish();
+      eval_progress.emplace(label, "sequences", !flags.json);
+      eval_label = label;
+    }
+    eval_progress->Update(done, total, "");
+  };
+  QUENCH_ASSIGN_OR_RETURN(const LocalJobResult job,
+                          RunLocalJob(flags.model, recipe, out_dir, callbacks));
   progress.Finish();
+  if (eval_progress) eval_progress->Finish();
+  const nlohmann::ordered_json& report = job.report;
+  const std::vector<QuantizationOutcome>& outcomes = job.outcomes;
   const QuantizationOutcome& outcome = outcomes.front();
-  const double quantize_seconds = SecondsSince(start);
-  std::vector<std::string> exports;
-  for (size_t v = 0; v < solves.size(); ++v) {
-    const auto artifact_path = out_dir / (v == 0 ? "quench.safetensors" : kGgufSolveArtifactName);
-    for (const std::string& output : solves[v].exports) {
-      QUENCH_RETURN_IF_ERROR(WriteExport(output, artifact_path, model.spec, *model.checkpoint,
-                                         flags.model, out_dir, recipe.gguf.type));
-      exports.push_back(output);
-    }
-  }
-  QUENCH_RETURN_IF_ERROR(WriteFileAtomically(out_dir / "recipe.yaml", RecipeToYaml(recipe)));
-
-  nlohmann::ordered_json report;
-  report["model"] = flags.model;
-  report["recipe"] = recipe.name;
-  report["method"] = std::string(QuantMethodName(recipe.method));
-  report["weights"] = recipe.weights.ToString();
-  report["calibration"] = {{"sequences", calibration.size()},
-                           {"tokens", outcome.calibration_tokens},
-                           {"shards", outcome.shards}};
-  report["quantize_seconds"] = quantize_seconds;
-  report["layers"] = LayersJson(outcome.reports);
-  if (outcomes.size() > 1) report["gguf_layers"] = LayersJson(outcomes[1].reports);
-
-  std::optional<ComparisonResult> comparison, gguf_comparison;
-  if (!recipe.evaluation.path.empty()) {
-    DatasetOptions eval_options;
-    eval_options.max_sequences = recipe.evaluation.max_sequences;
-    eval_options.context = recipe.evaluation.seq_len > 0 ? recipe.evaluation.seq_len
-                                                         : model.spec.max_position_embeddings;
-    QUENCH_ASSIGN_OR_RETURN(TokenSequences eval_data,
-                            LoadTokenData(recipe.evaluation.path, flags.model, eval_options));
-    // The quantized model as written: evaluation reads it back one block at a time.
-    const auto evaluate = [&](const std::filesystem::path& path,
-                              const char* label) -> absl::StatusOr<ComparisonResult> {
-      QUENCH_ASSIGN_OR_RETURN(LoadedModel written, LoadModel(path, /*allow_gguf=*/true));
-      Transformer quantized(written.spec, written.weights, *backend);
-      ProgressReporter eval_progress(label, "sequences", !flags.json);
-      PerplexityOptions perplexity_options;
-      perplexity_options.progress = [&](int64_t done, int64_t total) {
-        eval_progress.Update(done, total, "");
-      };
-      auto result = CompareModels(original, quantized, eval_data, perplexity_options);
-      eval_progress.Finish();
-      return result;
-    };
-    QUENCH_ASSIGN_OR_RETURN(comparison, evaluate(out_dir / "fake_quant", "evaluate"));
-    report["evaluation"] = ComparisonJson(*comparison);
-    if (outcomes.size() > 1) {
-      QUENCH_ASSIGN_OR_RETURN(gguf_comparison, evaluate(out_dir / kGgufFileName, "evaluate gguf"));
-      report["gguf_evaluation"] = ComparisonJson(*gguf_comparison);
-    }
-  }
-  report["total_seconds"] = SecondsSince(start);
-  report["peak_rss_bytes"] = PeakResidentBytes();
-  QUENCH_RETURN_IF_ERROR(WriteFileAtomically(out_dir / "report.json", report.dump(2) + "\n"));
-
+  const double quantize_seconds = job.quantize_seconds;
+  const std::vector<std::string>& exports = job.exports;
+  const std::optional<ComparisonResult>& comparison = job.comparison;
+  const std::optional<ComparisonResult>& gguf_comparison = job.gguf_comparison;
   if (flags.json) {
     std::cout << report.dump(2) << "\n";
     return absl::OkStatus();

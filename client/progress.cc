@@ -41,6 +41,8 @@ void ProgressReporter::Update(int64_t done, int64_t total, const std::string& de
 }
 
 void ProgressReporter::Finish() {
+  if (finished_) return;
+  finished_ = true;
   if (enabled_ && terminal_) std::fprintf(stderr, "\n");
 }
 

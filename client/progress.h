@@ -15,7 +15,7 @@ class ProgressReporter {
   // `done` of `total` finished; `detail` says what runs now.
   void Update(int64_t done, int64_t total, const std::string& detail);
   // Ends the bar's line on a terminal.
-  void Finish();
+  void Finish();  // ends the bar's line; later calls do nothing
 
  private:
   std::string task_;
@@ -23,6 +23,7 @@ class ProgressReporter {
   bool enabled_;
   bool terminal_;
   int64_t last_done_ = -1;
+  bool finished_ = false;
   std::chrono::steady_clock::time_point start_;
 };
 

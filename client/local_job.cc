@@ -1,0 +1,167 @@
+#include "client/local_job.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "client/comparison_json.h"
+#include "client/data_loading.h"
+#include "client/model_loader.h"
+#include "core/data/sample_selection.h"
+#include "core/export/export_outputs.h"
+#include "core/export/fake_quant_writer.h"
+#include "core/export/quench_artifact.h"
+#include "core/gguf/gguf_model_writer.h"
+#include "core/util/atomic_file.h"
+#include "core/util/process_memory.h"
+#include "core/util/status_macros.h"
+#include "kernels/cpu/cpu_backend.h"
+
+namespace quench::cli {
+namespace {
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+nlohmann::ordered_json LayersJson(const std::vector<LinearReport>& reports) {
+  nlohmann::ordered_json layers = nlohmann::ordered_json::array();
+  for (const auto& layer : reports) {
+    layers.push_back({{"name", layer.name},
+                      {"grid", layer.grid},
+                      {"relative_output_error", layer.relative_output_error},
+                      {"relative_weight_error", layer.relative_weight_error},
+                      {"gptq_loss", layer.gptq_loss},
+                      {"seconds", layer.seconds}});
+  }
+  return layers;
+}
+
+absl::StatusOr<TokenSequences> LoadCalibration(const Recipe& recipe, const std::string& model_dir) {
+  if (recipe.calibration.path.empty()) return TokenSequences{};
+  DatasetOptions options;
+  options.context = recipe.calibration.seq_len;
+  QUENCH_ASSIGN_OR_RETURN(TokenSequences all,
+                          LoadTokenData(recipe.calibration.path, model_dir, options));
+  return SelectSamples(all, recipe.calibration.samples, recipe.calibration.seed);
+}
+
+}  // namespace
+
+absl::StatusOr<LocalJobResult> RunLocalJob(const std::filesystem::path& model_dir,
+                                           const Recipe& recipe,
+                                           const std::filesystem::path& out_dir,
+                                           const LocalJobCallbacks& callbacks) {
+  const auto start = std::chrono::steady_clock::now();
+  QUENCH_ASSIGN_OR_RETURN(LoadedModel model, LoadModel(model_dir));
+  QUENCH_ASSIGN_OR_RETURN(
+      const std::vector<OutputSolve> solves,
+      PlanOutputSolves(model.spec, recipe, SourceWeightDType(model.spec, *model.checkpoint)));
+  QUENCH_ASSIGN_OR_RETURN(const TokenSequences calibration, LoadCalibration(recipe, model_dir));
+
+  std::error_code error;
+  std::filesystem::create_directories(out_dir, error);
+  if (error) {
+    return absl::PermissionDeniedError(absl::StrCat(out_dir.string(), ": ", error.message()));
+  }
+  const std::map<std::string, std::string> metadata = {
+      {"format", "pt"},
+      {"quench.recipe", recipe.name},
+      {"quench.method", std::string(QuantMethodName(recipe.method))}};
+  // Both outputs are streamed block by block as the job runs; they appear under their final
+  // names only when the job has finished.
+  QUENCH_ASSIGN_OR_RETURN(auto fake_quant,
+                          FakeQuantWriter::Create(model_dir, model.spec, *model.checkpoint,
+                                                  out_dir / "fake_quant", metadata));
+  QUENCH_ASSIGN_OR_RETURN(auto artifact, QuenchArtifactWriter::Create(
+                                             out_dir / "quench.safetensors", model.spec, metadata));
+  std::vector<JobVariant> variants = {{&solves[0].plan, {fake_quant.get(), artifact.get()}}};
+  // A second solve, for the gguf output on its mixture's grids, in the same pass.
+  std::unique_ptr<QuenchArtifactWriter> gguf_artifact;
+  if (solves.size() > 1) {
+    QUENCH_ASSIGN_OR_RETURN(
+        gguf_artifact,
+        QuenchArtifactWriter::Create(out_dir / kGgufSolveArtifactName, model.spec, metadata));
+    variants.push_back({&solves[1].plan, {gguf_artifact.get()}});
+  }
+
+  auto backend = kernels::MakeCpuBackend();
+  Transformer original(model.spec, model.weights, *backend);
+  auto worker = MakeLocalShardWorker(original);
+  DriverOptions options;
+  options.progress = callbacks.progress;
+  QUENCH_ASSIGN_OR_RETURN(const std::vector<QuantizationOutcome> outcomes,
+                          RunQuantizationJobVariants(model.spec, model.weights, variants, recipe,
+                                                     calibration, *worker, options));
+  const QuantizationOutcome& outcome = outcomes.front();
+  const double quantize_seconds = SecondsSince(start);
+  LocalJobResult result;
+  std::vector<std::string>& exports = result.exports;
+  for (size_t v = 0; v < solves.size(); ++v) {
+    const auto artifact_path = out_dir / (v == 0 ? "quench.safetensors" : kGgufSolveArtifactName);
+    for (const std::string& output : solves[v].exports) {
+      QUENCH_RETURN_IF_ERROR(WriteExport(output, artifact_path, model.spec, *model.checkpoint,
+                                         model_dir, out_dir, recipe.gguf.type));
+      exports.push_back(output);
+    }
+  }
+  QUENCH_RETURN_IF_ERROR(WriteFileAtomically(out_dir / "recipe.yaml", RecipeToYaml(recipe)));
+
+  nlohmann::ordered_json report;
+  report["model"] = model_dir.string();
+  report["recipe"] = recipe.name;
+  report["method"] = std::string(QuantMethodName(recipe.method));
+  report["weights"] = recipe.weights.ToString();
+  report["calibration"] = {{"sequences", calibration.size()},
+                           {"tokens", outcome.calibration_tokens},
+                           {"shards", outcome.shards}};
+  report["quantize_seconds"] = quantize_seconds;
+  report["layers"] = LayersJson(outcome.reports);
+  if (outcomes.size() > 1) report["gguf_layers"] = LayersJson(outcomes[1].reports);
+
+  std::optional<ComparisonResult>& comparison = result.comparison;
+  std::optional<ComparisonResult>& gguf_comparison = result.gguf_comparison;
+  if (!recipe.evaluation.path.empty()) {
+    DatasetOptions eval_options;
+    eval_options.max_sequences = recipe.evaluation.max_sequences;
+    eval_options.context = recipe.evaluation.seq_len > 0 ? recipe.evaluation.seq_len
+                                                         : model.spec.max_position_embeddings;
+    QUENCH_ASSIGN_OR_RETURN(TokenSequences eval_data,
+                            LoadTokenData(recipe.evaluation.path, model_dir, eval_options));
+    // The quantized model as written: evaluation reads it back one block at a time.
+    const auto evaluate = [&](const std::filesystem::path& path,
+                              const char* label) -> absl::StatusOr<ComparisonResult> {
+      QUENCH_ASSIGN_OR_RETURN(LoadedModel written, LoadModel(path, /*allow_gguf=*/true));
+      Transformer quantized(written.spec, written.weights, *backend);
+      PerplexityOptions perplexity_options;
+      if (callbacks.eval_progress) {
+        perplexity_options.progress = [&](int64_t done, int64_t total) {
+          callbacks.eval_progress(label, done, total);
+        };
+      }
+      return CompareModels(original, quantized, eval_data, perplexity_options);
+    };
+    QUENCH_ASSIGN_OR_RETURN(comparison, evaluate(out_dir / "fake_quant", "evaluate"));
+    report["evaluation"] = ComparisonJson(*comparison);
+    if (outcomes.size() > 1) {
+      QUENCH_ASSIGN_OR_RETURN(gguf_comparison, evaluate(out_dir / kGgufFileName, "evaluate gguf"));
+      report["gguf_evaluation"] = ComparisonJson(*gguf_comparison);
+    }
+  }
+  report["total_seconds"] = SecondsSince(start);
+  report["peak_rss_bytes"] = PeakResidentBytes();
+  QUENCH_RETURN_IF_ERROR(WriteFileAtomically(out_dir / "report.json", report.dump(2) + "\n"));
+
+  result.report = std::move(report);
+  result.quantize_seconds = quantize_seconds;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(out_dir)) {
+    if (entry.is_regular_file())
+      result.files.push_back(std::filesystem::relative(entry.path(), out_dir).string());
+  }
+  std::sort(result.files.begin(), result.files.end());
+  result.outcomes = std::move(outcomes);
+  return result;
+}
+
+}  // namespace quench::cli

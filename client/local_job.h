@@ -1,0 +1,45 @@
+// A whole quantization job on this machine, in one process: plan the solves the recipe's
+// outputs need, calibrate and solve block by block, write every output and evaluate. What
+// `quench local quantize` runs, and what quenchd runs for a job until the work is spread over
+// workers.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/eval/compare.h"
+#include "core/job/quantization_driver.h"
+#include "core/recipe/recipe.h"
+#include "nlohmann/json.hpp"
+
+namespace quench::cli {
+
+struct LocalJobCallbacks {
+  // Blocks done while quantizing.
+  std::function<void(const DriverProgress&)> progress;
+  // Sequences done while evaluating `label` ("evaluate", "evaluate gguf"); 0/total first,
+  // done == total last.
+  std::function<void(const std::string& label, int64_t done, int64_t total)> eval_progress;
+};
+
+struct LocalJobResult {
+  nlohmann::ordered_json report;                    // also written to <out>/report.json
+  std::vector<QuantizationOutcome> outcomes;        // primary solve first (see PlanOutputSolves)
+  std::vector<std::string> exports;                 // checkpoint outputs written
+  std::optional<ComparisonResult> comparison;       // fake_quant/ against the original
+  std::optional<ComparisonResult> gguf_comparison;  // model.gguf, when solved separately
+  double quantize_seconds = 0.0;
+  // Every file the job wrote, relative to the output directory, sorted.
+  std::vector<std::string> files;
+};
+
+absl::StatusOr<LocalJobResult> RunLocalJob(const std::filesystem::path& model_dir,
+                                           const Recipe& recipe,
+                                           const std::filesystem::path& out_dir,
+                                           const LocalJobCallbacks& callbacks = {});
+
+}  // namespace quench::cli
