@@ -136,6 +136,7 @@ absl::StatusOr<LocalJobResult> RunLocalJob(const std::filesystem::path& model_di
       Transformer quantized(written.spec, written.weights, *backend);
       PerplexityOptions perplexity_options;
       if (callbacks.eval_progress) {
+        callbacks.eval_progress(label, 0, static_cast<int64_t>(eval_data.size()));
         perplexity_options.progress = [&](int64_t done, int64_t total) {
           callbacks.eval_progress(label, done, total);
         };
