@@ -81,28 +81,22 @@ std::vector<uint8_t> FloatRows(const Tensor& values, DType dtype, int64_t heads)
 
 std::vector<uint8_t> QuantizedRows(const QuantizedTensor& q, GgmlType type, int64_t heads) {
   const int64_t row_bytes = GgmlRowBytes(type, q.cols);
-  const GgmlTypeInfo& info = GgmlTypeInfoOf(type);
+  const int64_t block_bytes = GgmlTypeInfoOf(type).block_bytes;
   std::vector<uint8_t> out(row_bytes * q.rows);
   for (int64_t r = 0; r < q.rows; ++r) {
     const int64_t source_row = heads > 0 ? HfRowOfGgufRow(r, q.rows, heads) : r;
-    for (int64_t block = 0; block < q.cols / info.block_size; ++block) {
-      const int64_t first_col = block * info.block_size;
-      const uint8_t* codes = q.codes.data() + source_row * q.cols + first_col;
-      uint8_t* dst = out.data() + r * row_bytes + block * info.block_bytes;
-      if (HasGgmlBlockFields(type)) {
-        const int64_t first_group = source_row * q.num_groups + q.g_idx[first_col];
-        const int64_t groups = info.block_size / q.group_size;
-        PackGgmlBlock(type,
-                      GgmlFieldsOf(type, std::span(q.params).subspan(first_group, groups),
-                                   std::span(codes, info.block_size)),
-                      dst);
-        continue;
-      }
-      const float d = q.ParamsAt(source_row, first_col).scale;
-      const std::span<const uint8_t, 32> block_codes(codes, 32);
-      if (type == GgmlType::kQ4_0) PackQ4_0Block(d, block_codes, dst);
-      if (type == GgmlType::kQ5_0) PackQ5_0Block(d, block_codes, dst);
-      if (type == GgmlType::kQ8_0) PackQ8_0Block(d, block_codes, dst);
+    if (HasGgmlBlockFields(type)) {
+      PackGgmlRow(q, source_row, out.data() + r * row_bytes);
+      continue;
+    }
+    for (int64_t block = 0; block < q.cols / 32; ++block) {
+      const float d = q.ParamsAt(source_row, block * 32).scale;
+      const std::span<const uint8_t, 32> codes(q.codes.data() + source_row * q.cols + block * 32,
+                                               32);
+      uint8_t* dst = out.data() + r * row_bytes + block * block_bytes;
+      if (type == GgmlType::kQ4_0) PackQ4_0Block(d, codes, dst);
+      if (type == GgmlType::kQ5_0) PackQ5_0Block(d, codes, dst);
+      if (type == GgmlType::kQ8_0) PackQ8_0Block(d, codes, dst);
     }
   }
   return out;

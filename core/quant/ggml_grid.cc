@@ -38,6 +38,26 @@ bool HasMinimum(GgmlType type) { return ZeroCodeOf(type) == 0; }
 
 bool IsLegacyAffine(GgmlType type) { return type == GgmlType::kQ4_1 || type == GgmlType::kQ5_1; }
 
+// The fields of one block from its groups' parameters and its codes (block_size of them).
+GgmlBlockFields FieldsOf(GgmlType type, std::span<const GroupParams> groups,
+                         std::span<const uint8_t> codes) {
+  const int64_t block_size = GgmlTypeInfoOf(type).block_size;
+  QUENCH_CHECK(static_cast<int64_t>(codes.size()) == block_size);
+  QUENCH_CHECK(static_cast<int64_t>(groups.size()) == block_size / GgmlSubBlockSize(type));
+  GgmlBlockFields fields;
+  fields.d = groups[0].ggml_d;
+  fields.dmin = groups[0].ggml_dmin;
+  for (size_t j = 0; j < groups.size(); ++j) {
+    // Every group of a block carries the block's fp16 factors; a mismatch means the groups
+    // were chosen apart, and the block could not hold them.
+    QUENCH_CHECK(groups[j].ggml_d == fields.d && groups[j].ggml_dmin == fields.dmin);
+    fields.sub_scales[j] = groups[j].ggml_sub_scale;
+    fields.sub_mins[j] = groups[j].ggml_sub_min;
+  }
+  std::copy(codes.begin(), codes.end(), fields.codes.begin());
+  return fields;
+}
+
 }  // namespace
 
 GridSpec GgmlGrid(GgmlType type) {
@@ -125,23 +145,18 @@ float DecodeGgmlValue(uint8_t code, const GroupParams& params, const GridSpec& g
   return grid.symmetric ? value : value + params.offset;
 }
 
-GgmlBlockFields GgmlFieldsOf(GgmlType type, std::span<const GroupParams> groups,
-                             std::span<const uint8_t> codes) {
-  const int64_t block_size = GgmlTypeInfoOf(type).block_size;
-  QUENCH_CHECK(static_cast<int64_t>(codes.size()) == block_size);
-  QUENCH_CHECK(static_cast<int64_t>(groups.size()) == block_size / GgmlSubBlockSize(type));
-  GgmlBlockFields fields;
-  fields.d = groups[0].ggml_d;
-  fields.dmin = groups[0].ggml_dmin;
-  for (size_t j = 0; j < groups.size(); ++j) {
-    // Every group of a block carries the block's fp16 factors; a mismatch means the groups
-    // were chosen apart, and the block could not hold them.
-    QUENCH_CHECK(groups[j].ggml_d == fields.d && groups[j].ggml_dmin == fields.dmin);
-    fields.sub_scales[j] = groups[j].ggml_sub_scale;
-    fields.sub_mins[j] = groups[j].ggml_sub_min;
+void PackGgmlRow(const QuantizedTensor& q, int64_t row, uint8_t* out) {
+  const GgmlType type = q.grid.ggml_type;
+  const GgmlTypeInfo& info = GgmlTypeInfoOf(type);
+  const int64_t groups_per_block = info.block_size / q.group_size;
+  for (int64_t block = 0; block < q.cols / info.block_size; ++block) {
+    const int64_t first_col = block * info.block_size;
+    const GgmlBlockFields fields = FieldsOf(
+        type,
+        std::span(q.params).subspan(row * q.num_groups + q.g_idx[first_col], groups_per_block),
+        std::span(q.codes).subspan(row * q.cols + first_col, info.block_size));
+    PackGgmlBlock(type, fields, out + block * info.block_bytes);
   }
-  std::copy(codes.begin(), codes.end(), fields.codes.begin());
-  return fields;
 }
 
 }  // namespace quench

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "core/gguf/ggml_types.h"
 #include "core/quant/grid.h"
+#include "core/quant/quantized_tensor.h"
 
 namespace quench {
 
@@ -37,8 +38,8 @@ GroupParams GgmlGroupParams(GgmlType type, const GgmlBlockFields& fields, int su
 uint8_t EncodeGgmlValue(float value, const GroupParams& params, const GridSpec& grid);
 float DecodeGgmlValue(uint8_t code, const GroupParams& params, const GridSpec& grid);
 
-// The fields of one block from its groups' parameters and its codes (block_size of them).
-GgmlBlockFields GgmlFieldsOf(GgmlType type, std::span<const GroupParams> groups,
-                             std::span<const uint8_t> codes);
+// Row `row` of a quantized tensor on a ggml grid as the type's blocks: GgmlRowBytes bytes at
+// `out`. The tensor's groups must be in natural order (no act-order permutation).
+void PackGgmlRow(const QuantizedTensor& q, int64_t row, uint8_t* out);
 
 }  // namespace quench

@@ -20,15 +20,6 @@ namespace {
 
 using testing::TempDir;
 
-TokenSequences RandomSequences(int count, int length, unsigned seed) {
-  std::mt19937 random(seed);
-  TokenSequences sequences(count, std::vector<TokenId>(length));
-  for (auto& sequence : sequences) {
-    for (auto& id : sequence) id = static_cast<TokenId>(random() % 128);
-  }
-  return sequences;
-}
-
 // A job on a small synthetic Llama whose widths (64, 128) every format can pack.
 std::optional<testing::JobRun> RunSmallJob(const TempDir& dir, const Recipe& recipe) {
   TestgenOptions options;
@@ -39,7 +30,7 @@ std::optional<testing::JobRun> RunSmallJob(const TempDir& dir, const Recipe& rec
     ADD_FAILURE() << "testgen failed";
     return std::nullopt;
   }
-  auto run = testing::RunJob(dir / "model", recipe, RandomSequences(8, 24, 4), {});
+  auto run = testing::RunJob(dir / "model", recipe, testing::RandomSequences(128, 8, 24, 4), {});
   if (!run) return std::nullopt;
   const auto status = testing::WriteQuenchArtifact(*run, dir / "quench.safetensors");
   if (!status.ok()) {

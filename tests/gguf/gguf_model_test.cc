@@ -22,15 +22,6 @@ namespace {
 
 using testing::TempDir;
 
-TokenSequences RandomSequences(int count, int length, unsigned seed) {
-  std::mt19937 random(seed);
-  TokenSequences sequences(count, std::vector<TokenId>(length));
-  for (auto& sequence : sequences) {
-    for (auto& id : sequence) id = static_cast<TokenId>(random() % 96);
-  }
-  return sequences;
-}
-
 bool SameBits(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && std::memcmp(a.raw_data(), b.raw_data(), a.num_bytes()) == 0;
 }
@@ -120,7 +111,7 @@ Written WriteGgufFromJob(const TempDir& dir, const Recipe& recipe, int64_t hidde
     ADD_FAILURE() << "testgen failed";
     return written;
   }
-  written.run = testing::RunJob(dir / "model", recipe, RandomSequences(8, 24, 3), {});
+  written.run = testing::RunJob(dir / "model", recipe, testing::RandomSequences(96, 8, 24, 3), {});
   if (!written.run) return written;
   const auto status = testing::WriteQuenchArtifact(*written.run, dir / "quench.safetensors");
   EXPECT_TRUE(status.ok()) << status;

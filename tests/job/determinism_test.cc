@@ -20,15 +20,6 @@ namespace {
 
 using testing::TempDir;
 
-TokenSequences RandomSequences(int64_t vocab, int count, int length, unsigned seed) {
-  std::mt19937 random(seed);
-  TokenSequences sequences(count, std::vector<TokenId>(length));
-  for (auto& sequence : sequences) {
-    for (auto& id : sequence) id = static_cast<TokenId>(random() % vocab);
-  }
-  return sequences;
-}
-
 std::string FileBytes(const std::filesystem::path& path) {
   return ReadFileToString(path).value_or("(missing)");
 }
@@ -41,7 +32,7 @@ TEST_P(ShardOrderTest, ShuffledShardOrderGivesIdenticalArtifacts) {
   options.seed = 11;
   ASSERT_TRUE(
       WriteSyntheticModel(dir / "model", LlamaConfigJson(64, 96, 2, 4, 2, 128, 64), options).ok());
-  const TokenSequences calibration = RandomSequences(128, 12, 32, 5);
+  const TokenSequences calibration = testing::RandomSequences(128, 12, 32, 5);
   Recipe recipe;
   recipe.name = "determinism";
   recipe.method = GetParam();
@@ -77,7 +68,7 @@ TEST_P(VariantsTest, TwoPlansInOnePassMatchSeparateRuns) {
   ASSERT_TRUE(
       WriteSyntheticModel(dir / "model", LlamaConfigJson(256, 512, 2, 4, 2, 128, 64), options)
           .ok());
-  const TokenSequences calibration = RandomSequences(128, 6, 32, 7);
+  const TokenSequences calibration = testing::RandomSequences(128, 6, 32, 7);
   Recipe safetensors;
   safetensors.method = GetParam();
   safetensors.weights.symmetric = false;
@@ -153,7 +144,7 @@ TEST(QuenchArtifactTest, RoundTripsCodesScalesAndGroups) {
   recipe.weights.group_size = 16;
   recipe.gptq.act_order = true;
   recipe.calibration.shards = 2;
-  auto run = testing::RunJob(dir / "model", recipe, RandomSequences(128, 4, 16, 1), {});
+  auto run = testing::RunJob(dir / "model", recipe, testing::RandomSequences(128, 4, 16, 1), {});
   ASSERT_TRUE(run.has_value());
   const auto path = dir / "quench.safetensors";
   ASSERT_TRUE(testing::WriteQuenchArtifact(*run, path).ok());
@@ -220,7 +211,7 @@ TEST(FakeQuantWriterTest, StreamsTheQuantizedModelInTheSourceDtype) {
   recipe.weights.group_size = 32;
   recipe.awq.scale_grid = 4;
   recipe.calibration.shards = 2;
-  auto run = testing::RunJob(dir / "model", recipe, RandomSequences(128, 4, 16, 2), {});
+  auto run = testing::RunJob(dir / "model", recipe, testing::RandomSequences(128, 4, 16, 2), {});
   ASSERT_TRUE(run.has_value());
   {
     auto writer =

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "core/export/quench_artifact.h"
 #include "core/util/status_macros.h"
 #include "kernels/cpu/cpu_backend.h"
@@ -45,6 +47,15 @@ std::optional<JobRun> RunJob(const std::filesystem::path& model_dir, const Recip
     run.comparison = *comparison;
   }
   return run;
+}
+
+TokenSequences RandomSequences(int64_t vocab, int count, int length, unsigned seed) {
+  std::mt19937 random(seed);
+  TokenSequences sequences(count, std::vector<TokenId>(length));
+  for (auto& sequence : sequences) {
+    for (auto& id : sequence) id = static_cast<TokenId>(random() % vocab);
+  }
+  return sequences;
 }
 
 absl::Status ReplayInto(const JobRun& run, QuantizationSink& sink) {

@@ -26,6 +26,9 @@ std::optional<JobRun> RunJob(const std::filesystem::path& model_dir, const Recip
                              const TokenSequences& calibration, const TokenSequences& evaluation,
                              const DriverOptions& options = {});
 
+// `count` sequences of `length` token ids drawn uniformly below `vocab` (std::mt19937(seed)).
+TokenSequences RandomSequences(int64_t vocab, int count, int length, unsigned seed);
+
 // Replays a run's results into `sink` as the driver hands them over: globals, blocks in order.
 absl::Status ReplayInto(const JobRun& run, QuantizationSink& sink);
 

@@ -35,20 +35,9 @@ Tensor GaussianMatrix(int64_t rows, int64_t cols, uint32_t seed, float shift = 0
 
 // The quantized tensor as GGUF rows, through the packer the GGUF writer uses.
 std::vector<uint8_t> PackRows(const QuantizedTensor& q) {
-  const GgmlType type = q.grid.ggml_type;
-  const GgmlTypeInfo& info = GgmlTypeInfoOf(type);
-  const int64_t row_bytes = GgmlRowBytes(type, q.cols);
-  const int64_t groups_per_block = info.block_size / q.group_size;
+  const int64_t row_bytes = GgmlRowBytes(q.grid.ggml_type, q.cols);
   std::vector<uint8_t> out(row_bytes * q.rows);
-  for (int64_t r = 0; r < q.rows; ++r) {
-    for (int64_t b = 0; b < q.cols / info.block_size; ++b) {
-      const GgmlBlockFields fields = GgmlFieldsOf(
-          type,
-          std::span(q.params).subspan(r * q.num_groups + b * groups_per_block, groups_per_block),
-          std::span(q.codes).subspan(r * q.cols + b * info.block_size, info.block_size));
-      PackGgmlBlock(type, fields, out.data() + r * row_bytes + b * info.block_bytes);
-    }
-  }
+  for (int64_t r = 0; r < q.rows; ++r) PackGgmlRow(q, r, out.data() + r * row_bytes);
   return out;
 }
 
