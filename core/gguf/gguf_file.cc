@@ -311,26 +311,28 @@ GgufValue GgufValue::StringArray(std::vector<std::string> values) {
   v.strings = std::move(values);
   return v;
 }
-GgufValue GgufValue::F32Array(std::vector<float> values) {
+namespace {
+
+// A numeric array value: the elements are kept as doubles, tagged with their GGUF type.
+template <typename T>
+GgufValue NumberArray(GgufValueType element_type, const std::vector<T>& values) {
   GgufValue v;
   v.type = GgufValueType::kArray;
-  v.element_type = GgufValueType::kF32;
+  v.element_type = element_type;
   v.numbers.assign(values.begin(), values.end());
   return v;
+}
+
+}  // namespace
+
+GgufValue GgufValue::F32Array(std::vector<float> values) {
+  return NumberArray(GgufValueType::kF32, values);
 }
 GgufValue GgufValue::I32Array(std::vector<int32_t> values) {
-  GgufValue v;
-  v.type = GgufValueType::kArray;
-  v.element_type = GgufValueType::kI32;
-  v.numbers.assign(values.begin(), values.end());
-  return v;
+  return NumberArray(GgufValueType::kI32, values);
 }
 GgufValue GgufValue::U32Array(std::vector<uint32_t> values) {
-  GgufValue v;
-  v.type = GgufValueType::kArray;
-  v.element_type = GgufValueType::kU32;
-  v.numbers.assign(values.begin(), values.end());
-  return v;
+  return NumberArray(GgufValueType::kU32, values);
 }
 
 int64_t GgufTensorInfo::num_elements() const {
