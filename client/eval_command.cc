@@ -7,8 +7,8 @@
 
 #include "absl/strings/str_format.h"
 #include "client/commands.h"
-#include "client/comparison_json.h"
-#include "client/model_loader.h"
+#include "worker/comparison_json.h"
+#include "worker/model_loader.h"
 #include "core/data/token_dataset.h"
 #include "core/eval/compare.h"
 #include "core/eval/perplexity.h"
@@ -18,6 +18,10 @@
 #include "nlohmann/json.hpp"
 
 namespace quench::cli {
+
+using worker::ComparisonJson;
+using worker::LoadedModel;
+using worker::LoadModel;
 namespace {
 
 struct EvalFlags {

@@ -6,7 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "client/commands.h"
-#include "client/local_job.h"
+#include "worker/local_job.h"
 #include "client/progress.h"
 #include "core/eval/compare.h"
 #include "core/export/export_outputs.h"
@@ -17,6 +17,10 @@
 #include "nlohmann/json.hpp"
 
 namespace quench::cli {
+
+using worker::LocalJobCallbacks;
+using worker::LocalJobResult;
+using worker::RunLocalJob;
 namespace {
 
 // The grids the linears got: one line when they share one (the usual recipe), counts per grid

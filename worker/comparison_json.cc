@@ -1,6 +1,6 @@
-#include "client/comparison_json.h"
+#include "worker/comparison_json.h"
 
-namespace quench::cli {
+namespace quench::worker {
 
 nlohmann::ordered_json ComparisonJson(const ComparisonResult& comparison) {
   return {{"tokens", comparison.positions},
@@ -10,4 +10,4 @@ nlohmann::ordered_json ComparisonJson(const ComparisonResult& comparison) {
           {"top1_agreement", comparison.top1_agreement()}};
 }
 
-}  // namespace quench::cli
+}  // namespace quench::worker

@@ -5,9 +5,9 @@
 #include "core/eval/compare.h"
 #include "nlohmann/json.hpp"
 
-namespace quench::cli {
+namespace quench::worker {
 
 // tokens, reference_perplexity, perplexity, kl_divergence (mean, nats), top1_agreement (0–1).
 nlohmann::ordered_json ComparisonJson(const ComparisonResult& comparison);
 
-}  // namespace quench::cli
+}  // namespace quench::worker

@@ -6,7 +6,7 @@
 #include "absl/status/statusor.h"
 #include "core/data/token_dataset.h"
 
-namespace quench::cli {
+namespace quench::worker {
 
 // Reads `path` as JSONL when its first non-blank character is '{', else as plain text
 // tokenized with the model's tokenizer (loaded from `model_dir` only when needed).
@@ -14,4 +14,4 @@ absl::StatusOr<TokenSequences> LoadTokenData(const std::filesystem::path& path,
                                              const std::filesystem::path& model_dir,
                                              const DatasetOptions& options);
 
-}  // namespace quench::cli
+}  // namespace quench::worker

@@ -1,11 +1,11 @@
-#include "client/data_loading.h"
+#include "worker/data_loading.h"
 
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "core/util/status_macros.h"
 
-namespace quench::cli {
+namespace quench::worker {
 
 absl::StatusOr<TokenSequences> LoadTokenData(const std::filesystem::path& path,
                                              const std::filesystem::path& model_dir,
@@ -27,4 +27,4 @@ absl::StatusOr<TokenSequences> LoadTokenData(const std::filesystem::path& path,
   return LoadTextSequences(path, *tokenizer, options);
 }
 
-}  // namespace quench::cli
+}  // namespace quench::worker

@@ -1,10 +1,10 @@
-#include "client/model_loader.h"
+#include "worker/model_loader.h"
 
 #include "absl/strings/str_cat.h"
 #include "core/gguf/gguf_model_reader.h"
 #include "core/util/status_macros.h"
 
-namespace quench::cli {
+namespace quench::worker {
 
 namespace {
 
@@ -36,4 +36,4 @@ absl::StatusOr<LoadedModel> LoadModel(const std::filesystem::path& model_dir, bo
   return LoadedModel{std::move(spec), std::move(checkpoint), std::move(weights)};
 }
 
-}  // namespace quench::cli
+}  // namespace quench::worker

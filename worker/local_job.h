@@ -16,7 +16,7 @@
 #include "core/recipe/recipe.h"
 #include "nlohmann/json.hpp"
 
-namespace quench::cli {
+namespace quench::worker {
 
 struct LocalJobCallbacks {
   // Blocks done while quantizing.
@@ -42,4 +42,4 @@ absl::StatusOr<LocalJobResult> RunLocalJob(const std::filesystem::path& model_di
                                            const std::filesystem::path& out_dir,
                                            const LocalJobCallbacks& callbacks = {});
 
-}  // namespace quench::cli
+}  // namespace quench::worker

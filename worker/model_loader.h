@@ -10,7 +10,7 @@
 #include "core/model/model_spec.h"
 #include "core/model/model_weights.h"
 
-namespace quench::cli {
+namespace quench::worker {
 
 struct LoadedModel {
   ModelSpec spec;
@@ -22,4 +22,4 @@ struct LoadedModel {
 absl::StatusOr<LoadedModel> LoadModel(const std::filesystem::path& model_path,
                                       bool allow_gguf = false);
 
-}  // namespace quench::cli
+}  // namespace quench::worker

@@ -1,13 +1,13 @@
-#include "client/local_job.h"
+#include "worker/local_job.h"
 
 #include <algorithm>
 #include <chrono>
 #include <map>
 
 #include "absl/strings/str_cat.h"
-#include "client/comparison_json.h"
-#include "client/data_loading.h"
-#include "client/model_loader.h"
+#include "worker/comparison_json.h"
+#include "worker/data_loading.h"
+#include "worker/model_loader.h"
 #include "core/data/sample_selection.h"
 #include "core/export/export_outputs.h"
 #include "core/export/fake_quant_writer.h"
@@ -18,7 +18,7 @@
 #include "core/util/status_macros.h"
 #include "kernels/cpu/cpu_backend.h"
 
-namespace quench::cli {
+namespace quench::worker {
 namespace {
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
@@ -165,4 +165,4 @@ absl::StatusOr<LocalJobResult> RunLocalJob(const std::filesystem::path& model_di
   return result;
 }
 
-}  // namespace quench::cli
+}  // namespace quench::worker
