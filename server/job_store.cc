@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS jobs (
   message TEXT NOT NULL DEFAULT '',
   progress REAL NOT NULL DEFAULT 0,
   finished_blocks INTEGER NOT NULL DEFAULT 0,
+  total_blocks INTEGER NOT NULL DEFAULT 0,
+  report_json TEXT NOT NULL DEFAULT '',
   created_unix_s INTEGER NOT NULL,
   updated_unix_s INTEGER NOT NULL
 );
@@ -42,7 +44,7 @@ CREATE TABLE IF NOT EXISTS artifacts (
 
 constexpr char kJobColumns[] =
     "job_id, request_id, request_sha256, request, state, message, progress, finished_blocks, "
-    "created_unix_s, updated_unix_s, seq";
+    "created_unix_s, updated_unix_s, seq, total_blocks, report_json";
 
 int64_t NowUnixSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -70,6 +72,8 @@ JobRecord ReadJob(const SqliteStatement& row) {
   job.finished_blocks = row.Int(7);
   job.created_unix_s = row.Int(8);
   job.updated_unix_s = row.Int(9);
+  job.total_blocks = row.Int(11);
+  job.report_json = row.Text(12);
   return job;
 }
 
@@ -223,19 +227,60 @@ absl::Status JobStore::SetState(const std::string& job_id, v1::JobState state,
 }
 
 absl::Status JobStore::SetProgress(const std::string& job_id, double progress,
-                                   int64_t finished_blocks, const std::string& message) {
+                                   int64_t finished_blocks, int64_t total_blocks,
+                                   const std::string& message) {
   std::lock_guard lock(mutex_);
-  QUENCH_ASSIGN_OR_RETURN(auto update,
-                          db_->Prepare("UPDATE jobs SET progress=?2, finished_blocks=?3, "
-                                       "message=?4, updated_unix_s=?5 WHERE job_id=?1"));
+  QUENCH_ASSIGN_OR_RETURN(
+      auto update, db_->Prepare("UPDATE jobs SET progress=?2, finished_blocks=?3, total_blocks=?6, "
+                                "message=?4, updated_unix_s=?5 WHERE job_id=?1"));
   update.Bind(1, job_id)
       .Bind(2, progress)
       .Bind(3, finished_blocks)
       .Bind(4, message)
-      .Bind(5, NowUnixSeconds());
+      .Bind(5, NowUnixSeconds())
+      .Bind(6, total_blocks);
   QUENCH_RETURN_IF_ERROR(update.Run());
   if (db_->changes() == 0) return absl::NotFoundError(absl::StrCat("no job '", job_id, "'"));
   return absl::OkStatus();
+}
+
+absl::Status JobStore::CompleteJob(const std::string& job_id,
+                                   const std::vector<ArtifactRecord>& artifacts,
+                                   const std::string& report_json, const std::string& message) {
+  std::lock_guard lock(mutex_);
+  QUENCH_RETURN_IF_ERROR(db_->Execute("BEGIN IMMEDIATE"));
+  absl::Status status = [&]() -> absl::Status {
+    QUENCH_ASSIGN_OR_RETURN(const JobRecord job, GetJobLocked(job_id));
+    if (!IsAllowedTransition(job.state, v1::JOB_STATE_SUCCEEDED)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "job ", job_id, " is ", v1::JobState_Name(job.state), "; it cannot become SUCCEEDED"));
+    }
+    for (const ArtifactRecord& artifact : artifacts) {
+      QUENCH_ASSIGN_OR_RETURN(
+          auto insert,
+          db_->Prepare("INSERT INTO artifacts (job_id, name, size_bytes, sha256) VALUES "
+                       "(?1, ?2, ?3, ?4)"));
+      insert.Bind(1, job_id)
+          .Bind(2, artifact.name)
+          .Bind(3, static_cast<int64_t>(artifact.size_bytes))
+          .Bind(4, artifact.sha256);
+      QUENCH_RETURN_IF_ERROR(insert.Run());
+    }
+    QUENCH_ASSIGN_OR_RETURN(auto update,
+                            db_->Prepare("UPDATE jobs SET state=?2, message=?3, report_json=?4, "
+                                         "progress=1, updated_unix_s=?5 WHERE job_id=?1"));
+    update.Bind(1, job_id)
+        .Bind(2, static_cast<int64_t>(v1::JOB_STATE_SUCCEEDED))
+        .Bind(3, message)
+        .Bind(4, report_json)
+        .Bind(5, NowUnixSeconds());
+    return update.Run();
+  }();
+  if (!status.ok()) {
+    (void)db_->Execute("ROLLBACK");
+    return status;
+  }
+  return db_->Execute("COMMIT");
 }
 
 absl::Status JobStore::AddArtifact(const std::string& job_id, const ArtifactRecord& artifact) {

@@ -26,6 +26,8 @@ struct JobRecord {
   std::string message;  // why it failed / was cancelled, or what it is doing
   double progress = 0.0;
   int64_t finished_blocks = 0;  // checkpointed progress a restarted job resumes from
+  int64_t total_blocks = 0;
+  std::string report_json;  // the accuracy report, once SUCCEEDED
   int64_t created_unix_s = 0;
   int64_t updated_unix_s = 0;
 };
@@ -61,7 +63,12 @@ class JobStore {
   // directly); a terminal job never changes again (FAILED_PRECONDITION).
   absl::Status SetState(const std::string& job_id, v1::JobState state, const std::string& message);
   absl::Status SetProgress(const std::string& job_id, double progress, int64_t finished_blocks,
-                           const std::string& message);
+                           int64_t total_blocks, const std::string& message);
+  // RUNNING → SUCCEEDED with its artifacts and report, in one transaction: a job is never
+  // SUCCEEDED without its artifacts. FAILED_PRECONDITION when the job already ended (cancelled
+  // while its outputs were being stored).
+  absl::Status CompleteJob(const std::string& job_id, const std::vector<ArtifactRecord>& artifacts,
+                           const std::string& report_json, const std::string& message);
 
   absl::Status AddArtifact(const std::string& job_id, const ArtifactRecord& artifact);
   absl::StatusOr<std::vector<ArtifactRecord>> Artifacts(const std::string& job_id);

@@ -5,9 +5,6 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
-#include "worker/comparison_json.h"
-#include "worker/data_loading.h"
-#include "worker/model_loader.h"
 #include "core/data/sample_selection.h"
 #include "core/export/export_outputs.h"
 #include "core/export/fake_quant_writer.h"
@@ -17,6 +14,9 @@
 #include "core/util/process_memory.h"
 #include "core/util/status_macros.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "worker/comparison_json.h"
+#include "worker/data_loading.h"
+#include "worker/model_loader.h"
 
 namespace quench::worker {
 namespace {
@@ -91,6 +91,7 @@ absl::StatusOr<LocalJobResult> RunLocalJob(const std::filesystem::path& model_di
   auto worker = MakeLocalShardWorker(original);
   DriverOptions options;
   options.progress = callbacks.progress;
+  options.cancelled = callbacks.cancelled;
   QUENCH_ASSIGN_OR_RETURN(const std::vector<QuantizationOutcome> outcomes,
                           RunQuantizationJobVariants(model.spec, model.weights, variants, recipe,
                                                      calibration, *worker, options));
@@ -132,6 +133,9 @@ absl::StatusOr<LocalJobResult> RunLocalJob(const std::filesystem::path& model_di
     // The quantized model as written: evaluation reads it back one block at a time.
     const auto evaluate = [&](const std::filesystem::path& path,
                               const char* label) -> absl::StatusOr<ComparisonResult> {
+      if (callbacks.cancelled && callbacks.cancelled()) {
+        return absl::CancelledError("job cancelled");
+      }
       QUENCH_ASSIGN_OR_RETURN(LoadedModel written, LoadModel(path, /*allow_gguf=*/true));
       Transformer quantized(written.spec, written.weights, *backend);
       PerplexityOptions perplexity_options;

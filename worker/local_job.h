@@ -24,6 +24,8 @@ struct LocalJobCallbacks {
   // Sequences done while evaluating `label` ("evaluate", "evaluate gguf"); 0/total first,
   // done == total last.
   std::function<void(const std::string& label, int64_t done, int64_t total)> eval_progress;
+  // Polled between blocks, solves and phases: true stops the job with CANCELLED.
+  std::function<bool()> cancelled;
 };
 
 struct LocalJobResult {

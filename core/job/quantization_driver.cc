@@ -147,6 +147,7 @@ class JobRunner {
                            const std::optional<std::vector<double>>& hessian, LayerWeights& weights,
                            std::vector<QuantizedLinear>& linears,
                            std::vector<LinearReport>& reports) {
+    if (options_.cancelled && options_.cancelled()) return absl::CancelledError("job cancelled");
     const auto start = std::chrono::steady_clock::now();
     Progress(block.layer, absl::StrCat("block ", block.layer, ": ", QuantMethodName(recipe_.method),
                                        " ", linear.name));
@@ -182,7 +183,7 @@ class JobRunner {
   }
 
   void Progress(int64_t block, std::string stage) {
-    if (options_.progress) options_.progress({block, spec_.num_layers, std::move(stage)});
+    if (options_.progress) options_.progress({block, spec_.num_layers, std::move(stage), {}});
   }
 
   const ModelSpec& spec_;
@@ -316,19 +317,26 @@ absl::StatusOr<std::vector<QuantizationOutcome>> RunQuantizationJobVariants(
 
   for (int64_t layer_index = 0; layer_index < spec.num_layers; ++layer_index) {
     ReleaseFreedMemory();  // what the previous block freed
+    if (options.cancelled && options.cancelled()) return absl::CancelledError("job cancelled");
     const LayerWeights original_layer = original.Layer(layer_index);
+    size_t block_linears = 0;  // the first variant's reports this block added
     for (size_t v = 0; v < variants.size(); ++v) {
       const PlannedBlock& block = variants[v].plan->blocks[layer_index];
       LayerWeights layer = original_layer;
       std::vector<QuantizedLinear> linears;
+      const size_t reports_before = outcomes[v].reports.size();
       QUENCH_RETURN_IF_ERROR(runners[v].RunBlock(block, layer, linears, outcomes[v].reports));
+      if (v == 0) block_linears = outcomes[v].reports.size() - reports_before;
       outcomes[v].linears += static_cast<int64_t>(linears.size());
       for (QuantizationSink* sink : variants[v].sinks)
         QUENCH_RETURN_IF_ERROR(sink->AddBlock(block.layer, layer, linears));
     }
     if (options.progress) {
-      options.progress(
-          {layer_index + 1, spec.num_layers, absl::StrCat("block ", layer_index, " done")});
+      const auto& reports = outcomes.front().reports;
+      const size_t first = reports.size() - block_linears;
+      options.progress({layer_index + 1, spec.num_layers,
+                        absl::StrCat("block ", layer_index, " done"),
+                        std::vector<LinearReport>(reports.begin() + first, reports.end())});
     }
   }
   for (const JobVariant& variant : variants) {

@@ -35,6 +35,8 @@ struct DriverProgress {
   int64_t block = 0;  // blocks finished
   int64_t blocks = 0;
   std::string stage;  // what is running, e.g. "block 3: gptq mlp.down_proj"
+  // When a block has just finished: its linears' reports (the first variant's).
+  std::vector<LinearReport> finished_layers;
 };
 
 struct DriverOptions {
@@ -42,6 +44,9 @@ struct DriverOptions {
   // because partials are reduced in shard order). Empty: 0, 1, ..., S-1.
   std::vector<int64_t> shard_visit_order;
   std::function<void(const DriverProgress&)> progress;
+  // Polled before every block and every solve; when it returns true the job stops with
+  // CANCELLED (sinks are left unfinished, so no output appears under its final name).
+  std::function<bool()> cancelled;
 };
 
 // What the job measured; the quantized model itself went to the sinks.

@@ -61,7 +61,7 @@ TEST(JobStoreTest, JobsAndArtifactsSurviveReopening) {
     ASSERT_TRUE(created.ok());
     job_id = created->job.job_id;
     ASSERT_TRUE(store->SetState(job_id, v1::JOB_STATE_RUNNING, "block 0").ok());
-    ASSERT_TRUE(store->SetProgress(job_id, 0.5, 3, "block 3 done").ok());
+    ASSERT_TRUE(store->SetProgress(job_id, 0.5, 3, 8, "block 3 done").ok());
     ASSERT_TRUE(store->AddArtifact(job_id, {"gptq/model.safetensors", 1234, "ab"}).ok());
   }
   auto store = OpenStore(dir / "jobs.db");
@@ -71,6 +71,7 @@ TEST(JobStoreTest, JobsAndArtifactsSurviveReopening) {
   EXPECT_EQ(job->request, "the request");
   EXPECT_DOUBLE_EQ(job->progress, 0.5);
   EXPECT_EQ(job->finished_blocks, 3);
+  EXPECT_EQ(job->total_blocks, 8);
   EXPECT_EQ(job->message, "block 3 done");
   auto running = store->JobsInState(v1::JOB_STATE_RUNNING);
   ASSERT_TRUE(running.ok());
@@ -96,7 +97,7 @@ TEST(JobStoreTest, TerminalStatesAreFinal) {
   EXPECT_EQ(again.code(), absl::StatusCode::kFailedPrecondition) << again;
   EXPECT_EQ(store->GetJob(id)->message, "worker lost 3 times");
   EXPECT_EQ(store->GetJob("job-none").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(store->SetProgress("job-none", 0.1, 0, "").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->SetProgress("job-none", 0.1, 0, 0, "").code(), absl::StatusCode::kNotFound);
 }
 
 TEST(JobStoreTest, ListsNewestFirstInPagesThatCoverEveryJobOnce) {
@@ -135,6 +136,36 @@ TEST(JobStoreTest, DamagedFileIsAClearError) {
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
   EXPECT_NE(store.status().message().find("jobs.db"), std::string::npos);
+}
+
+TEST(JobStoreTest, CompleteJobRecordsArtifactsAndReportTogether) {
+  TempDir dir;
+  auto store = OpenStore(dir / "jobs.db");
+  const std::string job_id = store->CreateJob("req", "body")->job.job_id;
+  ASSERT_TRUE(store->SetState(job_id, v1::JOB_STATE_RUNNING, "").ok());
+  const std::vector<ArtifactRecord> artifacts = {{"a.safetensors", 10, "aa"},
+                                                 {"report.json", 2, "bb"}};
+  ASSERT_TRUE(store->CompleteJob(job_id, artifacts, R"({"ok":1})", "done").ok());
+  auto job = store->GetJob(job_id);
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->state, v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(job->report_json, R"({"ok":1})");
+  EXPECT_DOUBLE_EQ(job->progress, 1.0);
+  EXPECT_EQ(store->Artifacts(job_id)->size(), 2u);
+}
+
+TEST(JobStoreTest, CompleteJobOfACancelledJobChangesNothing) {
+  TempDir dir;
+  auto store = OpenStore(dir / "jobs.db");
+  const std::string job_id = store->CreateJob("req", "body")->job.job_id;
+  ASSERT_TRUE(store->SetState(job_id, v1::JOB_STATE_RUNNING, "").ok());
+  ASSERT_TRUE(store->SetState(job_id, v1::JOB_STATE_CANCELLED, "by user").ok());
+  EXPECT_EQ(store->CompleteJob(job_id, {{"a", 1, "aa"}}, "{}", "done").code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->GetJob(job_id)->state, v1::JOB_STATE_CANCELLED);
+  EXPECT_TRUE(store->Artifacts(job_id)->empty());
+  // The rolled-back transaction left the store usable.
+  EXPECT_TRUE(store->CreateJob("req2", "body2").ok());
 }
 
 }  // namespace
