@@ -14,6 +14,7 @@ pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)  # libse
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)            # libpcre2-dev
 pkg_check_modules(ICU REQUIRED IMPORTED_TARGET icu-uc)                  # libicu-dev (NFC for tokenizers)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)             # libsqlite3-dev (quenchd's job store)
+find_package(prometheus-cpp CONFIG REQUIRED)     # prometheus-cpp-dev (quenchd's /metrics)
 if(QUENCH_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)           # libgtest-dev, libgmock-dev
 endif()

@@ -1,52 +1,80 @@
-// No Abseil header may be included here (see sentencepiece_engine.h).
 #include "core/tokenizer/sentencepiece_engine.h"
 
-#include <sentencepiece_processor.h>
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <mutex>
 
 namespace quench {
+namespace {
 
-struct SentencePieceEngine::Impl {
-  sentencepiece::SentencePieceProcessor processor;
+// Where the module is looked for: $QUENCH_SENTENCEPIECE_MODULE, then beside the executable,
+// then ../lib/quench/ from it (an installed layout).
+std::vector<std::filesystem::path> ModuleCandidates() {
+  std::vector<std::filesystem::path> candidates;
+  if (const char* path = std::getenv("QUENCH_SENTENCEPIECE_MODULE"); path && *path) {
+    candidates.emplace_back(path);
+  }
+  std::error_code error;
+  const auto executable = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!error) {
+    candidates.push_back(executable.parent_path() / kSentencePieceModuleFile);
+    candidates.push_back(executable.parent_path().parent_path() / "lib" / "quench" /
+                         kSentencePieceModuleFile);
+  }
+  return candidates;
+}
+
+// Sanitizer runtimes refuse RTLD_DEEPBIND (it would bypass their malloc); those builds load
+// the module without it.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int kDeepBind = 0;
+#else
+constexpr int kDeepBind = RTLD_DEEPBIND;
+#endif
+
+struct LoadedModule {
+  SentencePieceLoadFunction load = nullptr;
+  std::string error;
 };
 
-SentencePieceEngine::SentencePieceEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-SentencePieceEngine::~SentencePieceEngine() = default;
+const LoadedModule& Module() {
+  static const LoadedModule module = [] {
+    LoadedModule loaded;
+    std::string tried;
+    for (const auto& candidate : ModuleCandidates()) {
+      // RTLD_LOCAL: its symbols (protobuf-lite's among them) never interpose libprotobuf's;
+      // RTLD_DEEPBIND: its own references bind inside it before the global scope.
+      void* handle = dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL | kDeepBind);
+      if (handle == nullptr) {
+        tried += "\n  " + candidate.string() + ": " + dlerror();
+        continue;
+      }
+      loaded.load =
+          reinterpret_cast<SentencePieceLoadFunction>(dlsym(handle, kSentencePieceLoadSymbol));
+      if (loaded.load != nullptr) return loaded;
+      tried += "\n  " + candidate.string() + ": no " + kSentencePieceLoadSymbol;
+    }
+    loaded.error =
+        std::string("cannot load the SentencePiece module ") + kSentencePieceModuleFile +
+        " (install it beside the quench binaries, or set QUENCH_SENTENCEPIECE_MODULE):" + tried;
+    return loaded;
+  }();
+  return module;
+}
+
+}  // namespace
 
 std::unique_ptr<SentencePieceEngine> SentencePieceEngine::Load(std::string_view model_proto,
                                                                std::string* error) {
-  auto impl = std::make_unique<Impl>();
-  const sentencepiece::util::Status status = impl->processor.LoadFromSerializedProto(model_proto);
-  if (!status.ok()) {
-    *error = status.ToString();
+  const LoadedModule& module = Module();
+  if (module.load == nullptr) {
+    *error = module.error;
     return nullptr;
   }
-  return std::unique_ptr<SentencePieceEngine>(new SentencePieceEngine(std::move(impl)));
+  return std::unique_ptr<SentencePieceEngine>(
+      module.load(model_proto.data(), model_proto.size(), error));
 }
-
-bool SentencePieceEngine::Encode(std::string_view text, std::vector<int>* ids) const {
-  return impl_->processor.Encode(text, ids).ok();
-}
-
-bool SentencePieceEngine::Decode(const std::vector<int>& ids, std::string* text,
-                                 std::string* error) const {
-  const sentencepiece::util::Status status = impl_->processor.Decode(ids, text);
-  if (!status.ok()) *error = status.ToString();
-  return status.ok();
-}
-
-int SentencePieceEngine::piece_count() const { return impl_->processor.GetPieceSize(); }
-std::string SentencePieceEngine::piece(int id) const { return impl_->processor.IdToPiece(id); }
-float SentencePieceEngine::score(int id) const { return impl_->processor.GetScore(id); }
-SentencePieceEngine::PieceType SentencePieceEngine::piece_type(int id) const {
-  const sentencepiece::SentencePieceProcessor& processor = impl_->processor;
-  if (processor.IsUnknown(id)) return PieceType::kUnknown;
-  if (processor.IsControl(id)) return PieceType::kControl;
-  if (processor.IsUnused(id)) return PieceType::kUnused;
-  if (processor.IsByte(id)) return PieceType::kByte;
-  // User-defined pieces have no public predicate; llama.cpp's converter calls them normal too.
-  return PieceType::kNormal;
-}
-int SentencePieceEngine::bos_id() const { return impl_->processor.bos_id(); }
-int SentencePieceEngine::eos_id() const { return impl_->processor.eos_id(); }
 
 }  // namespace quench

@@ -1,9 +1,13 @@
-// A thin, Abseil-free wrapper of libsentencepiece's SentencePieceProcessor.
+// SentencePiece model loading and encoding, through libsentencepiece kept at arm's length.
 //
-// Why it exists: <sentencepiece_processor.h> declares `namespace absl { using std::string_view; }`,
-// while Debian's Abseil defines its own absl::string_view class; any file that sees both fails to
-// compile. So libsentencepiece is only included by sentencepiece_engine.cc, which includes no
-// Abseil header, and the rest of Quench talks to it through this std-only interface.
+// Why at arm's length: Debian's libsentencepiece carries its own copy of protobuf-lite (3.14)
+// and exports its symbols. In a process that also loads libprotobuf (every gRPC binary), the
+// two copies interpose each other and the process crashes as libprotobuf starts. So
+// libsentencepiece is used only by a module (libquench_sentencepiece.so, built from
+// sentencepiece_module.cc) that Load() opens with its symbols kept local and bound to itself
+// first; the rest of Quench sees this std-only interface. (The module also keeps
+// <sentencepiece_processor.h>, whose `namespace absl { using std::string_view; }` clashes with
+// Debian's Abseil, away from every Abseil header.)
 #pragma once
 
 #include <memory>
@@ -15,29 +19,32 @@ namespace quench {
 
 class SentencePieceEngine {
  public:
-  // nullptr with `*error` set when `model_proto` is not a valid serialized ModelProto.
+  // nullptr with `*error` set when `model_proto` is not a valid serialized ModelProto, or the
+  // module cannot be loaded (the message says where it was looked for).
   static std::unique_ptr<SentencePieceEngine> Load(std::string_view model_proto,
                                                    std::string* error);
-  ~SentencePieceEngine();
+  virtual ~SentencePieceEngine() = default;
 
-  bool Encode(std::string_view text, std::vector<int>* ids) const;
+  virtual bool Encode(std::string_view text, std::vector<int>* ids) const = 0;
   // Ids must be in [0, piece_count()).
-  bool Decode(const std::vector<int>& ids, std::string* text, std::string* error) const;
+  virtual bool Decode(const std::vector<int>& ids, std::string* text, std::string* error) const = 0;
 
-  int piece_count() const;
+  virtual int piece_count() const = 0;
   // The piece string and score of `id` in [0, piece_count()), for inspecting a model.
-  std::string piece(int id) const;
-  float score(int id) const;
+  virtual std::string piece(int id) const = 0;
+  virtual float score(int id) const = 0;
   // What kind of piece `id` in [0, piece_count()) is; llama.cpp's GGUF stores it per token.
   enum class PieceType { kNormal, kUnknown, kControl, kUnused, kByte };
-  PieceType piece_type(int id) const;
-  int bos_id() const;  // -1 when the model has none
-  int eos_id() const;  // -1 when the model has none
-
- private:
-  struct Impl;
-  explicit SentencePieceEngine(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  virtual PieceType piece_type(int id) const = 0;
+  virtual int bos_id() const = 0;  // -1 when the model has none
+  virtual int eos_id() const = 0;  // -1 when the model has none
 };
+
+// The module's entry point: a new engine for the serialized ModelProto, or nullptr with
+// `*error` set. The engine is deleted through its virtual destructor, in the module.
+using SentencePieceLoadFunction = SentencePieceEngine* (*)(const char* data, size_t size,
+                                                           std::string* error);
+inline constexpr char kSentencePieceLoadSymbol[] = "quench_sentencepiece_load";
+inline constexpr char kSentencePieceModuleFile[] = "libquench_sentencepiece.so";
 
 }  // namespace quench

@@ -1,0 +1,83 @@
+#include "server/auth.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace quench::server {
+namespace {
+
+absl::StatusOr<std::string> ReadWholeFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path.string(), ": cannot open"));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Compares without an early exit, so the time taken does not reveal how much of a guess matched.
+bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
+  unsigned char difference = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) {
+    difference |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+  }
+  return difference == 0;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadTokenFile(const std::filesystem::path& path) {
+  auto text = ReadWholeFile(path);
+  if (!text.ok())
+    return absl::InvalidArgumentError(absl::StrCat("--token-file ", text.status().message()));
+  std::string token(absl::StripAsciiWhitespace(*text));
+  if (token.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--token-file ", path.string(), " is empty"));
+  }
+  return token;
+}
+
+grpc::Status TokenAuth::Check(const grpc::ServerContext& context) const {
+  if (!token_) return grpc::Status::OK;
+  const auto& metadata = context.client_metadata();
+  const auto found = metadata.find("authorization");
+  if (found == metadata.end()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "this coordinator needs a token: pass --token-file");
+  }
+  const absl::string_view value(found->second.data(), found->second.size());
+  constexpr absl::string_view kBearer = "Bearer ";
+  if (!absl::StartsWith(value, kBearer) ||
+      !ConstantTimeEquals(value.substr(kBearer.size()), *token_)) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "the token is wrong: check --token-file");
+  }
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
+    const std::string& cert_file, const std::string& key_file) {
+  if (cert_file.empty() != key_file.empty()) {
+    return absl::InvalidArgumentError("give both --tls-cert and --tls-key, or neither");
+  }
+  if (cert_file.empty()) return grpc::InsecureServerCredentials();
+  auto cert = ReadWholeFile(cert_file);
+  if (!cert.ok())
+    return absl::InvalidArgumentError(absl::StrCat("--tls-cert ", cert.status().message()));
+  auto key = ReadWholeFile(key_file);
+  if (!key.ok())
+    return absl::InvalidArgumentError(absl::StrCat("--tls-key ", key.status().message()));
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(options);
+}
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+}  // namespace quench::server

@@ -1,0 +1,36 @@
+// Bearer-token authentication for both daemons' gRPC services: with a token file configured,
+// every call carries "authorization: Bearer <token>" or is refused UNAUTHENTICATED.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/grpcpp.h"
+
+namespace quench::server {
+
+// The token in `path`, surrounding whitespace removed; an empty or unreadable file is an error.
+absl::StatusOr<std::string> ReadTokenFile(const std::filesystem::path& path);
+
+class TokenAuth {
+ public:
+  // No token: every call is allowed (loopback and trusted networks).
+  explicit TokenAuth(std::optional<std::string> token) : token_(std::move(token)) {}
+
+  // OK, or UNAUTHENTICATED saying what was missing or wrong.
+  grpc::Status Check(const grpc::ServerContext& context) const;
+
+ private:
+  std::optional<std::string> token_;
+};
+
+// Server credentials: TLS from PEM files when both are given, else insecure.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
+    const std::string& cert_file, const std::string& key_file);
+
+// absl::Status → grpc::Status, code and message kept.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+}  // namespace quench::server

@@ -1,0 +1,288 @@
+#include "server/job_scheduler.h"
+
+#include <chrono>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/util/status_macros.h"
+#include "server/job_proto.h"
+#include "server/submission.h"
+#include "spdlog/spdlog.h"
+#include "worker/local_job.h"
+
+namespace quench::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string RandomRequestId() {
+  static std::mutex mutex;
+  static std::mt19937_64 random{std::random_device{}()};
+  std::lock_guard lock(mutex);
+  return absl::StrFormat("server-%016x%016x", random(), random());
+}
+
+v1::LayerError LayerErrorProto(const LinearReport& report) {
+  v1::LayerError layer;
+  layer.set_name(report.name);
+  layer.set_grid(report.grid);
+  layer.set_relative_output_error(report.relative_output_error);
+  layer.set_relative_weight_error(report.relative_weight_error);
+  return layer;
+}
+
+// Quantizing is most of a job; evaluation, when the recipe asks for it, the last tenth.
+constexpr double kQuantizeShareWithEval = 0.9;
+
+}  // namespace
+
+JobScheduler::JobScheduler(JobStore& store, const ArtifactStore& artifacts, const ModelRoots& roots,
+                           JobEvents& events, ServerMetrics& metrics, SchedulerOptions options)
+    : store_(store),
+      artifacts_(artifacts),
+      roots_(roots),
+      events_(events),
+      metrics_(metrics),
+      options_(std::move(options)) {}
+
+JobScheduler::~JobScheduler() { Stop(); }
+
+absl::Status JobScheduler::Start() {
+  QUENCH_ASSIGN_OR_RETURN(const auto running, store_.JobsInState(v1::JOB_STATE_RUNNING));
+  for (const JobRecord& job : running) {
+    QUENCH_RETURN_IF_ERROR(store_.SetState(job.job_id, v1::JOB_STATE_QUEUED,
+                                           "the coordinator restarted; the job runs again"));
+    spdlog::info("job {}: was running when the coordinator stopped; queued again", job.job_id);
+  }
+  QUENCH_ASSIGN_OR_RETURN(const auto queued, store_.JobsInState(v1::JOB_STATE_QUEUED));
+  {
+    std::lock_guard lock(mutex_);
+    for (const JobRecord& job : queued) queue_.push_back(job.job_id);
+    metrics_.SetQueueDepth(static_cast<int64_t>(queue_.size()));
+  }
+  std::error_code error;
+  std::filesystem::create_directories(options_.work_dir, error);
+  if (error) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(options_.work_dir.string(), ": ", error.message()));
+  }
+  for (int i = 0; i < std::max(1, options_.runners); ++i) {
+    runners_.emplace_back([this] { RunnerLoop(); });
+  }
+  return absl::OkStatus();
+}
+
+void JobScheduler::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && runners_.empty()) return;
+    stopping_ = true;
+  }
+  work_.notify_all();
+  for (std::thread& runner : runners_) runner.join();
+  runners_.clear();
+}
+
+absl::StatusOr<JobStore::Created> JobScheduler::Submit(const v1::SubmitJobRequest& request) {
+  QUENCH_RETURN_IF_ERROR(PrepareJob(request, roots_).status());
+  v1::SubmitJobRequest stored = request;
+  if (stored.request_id().empty()) stored.set_request_id(RandomRequestId());
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return absl::UnavailableError("the coordinator is shutting down");
+    if (static_cast<int>(queue_.size()) >= options_.max_queued_jobs) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(queue_.size(), " jobs are queued (the limit is --max-queued-jobs ",
+                       options_.max_queued_jobs, "); submit again later"));
+    }
+  }
+  std::string body;
+  stored.SerializeToString(&body);
+  QUENCH_ASSIGN_OR_RETURN(JobStore::Created created, store_.CreateJob(stored.request_id(), body));
+  if (!created.created) return created;
+  metrics_.JobSubmitted();
+  spdlog::info("job {}: submitted (request {})", created.job.job_id, stored.request_id());
+  Publish(created.job.job_id, "queued");
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(created.job.job_id);
+    metrics_.SetQueueDepth(static_cast<int64_t>(queue_.size()));
+  }
+  work_.notify_one();
+  return created;
+}
+
+absl::StatusOr<JobRecord> JobScheduler::Cancel(const std::string& job_id) {
+  QUENCH_ASSIGN_OR_RETURN(const JobRecord job, store_.GetJob(job_id));
+  if (IsTerminal(job.state)) return job;
+  {
+    std::lock_guard lock(mutex_);
+    auto queued = std::find(queue_.begin(), queue_.end(), job_id);
+    if (queued != queue_.end()) {
+      queue_.erase(queued);
+    } else {
+      cancelled_.insert(job_id);  // running: its runner stops and forgets it
+    }
+    metrics_.SetQueueDepth(static_cast<int64_t>(queue_.size()));
+  }
+  // It may have ended meanwhile: then the store refuses and the job stays as it ended.
+  if (auto set = store_.SetState(job_id, v1::JOB_STATE_CANCELLED, "cancelled by a client");
+      set.ok()) {
+    spdlog::info("job {}: cancelled", job_id);
+    Publish(job_id, "cancelled by a client");
+  }
+  return store_.GetJob(job_id);
+}
+
+int64_t JobScheduler::QueueDepth() {
+  std::lock_guard lock(mutex_);
+  return static_cast<int64_t>(queue_.size());
+}
+
+bool JobScheduler::ShouldStop(const std::string& job_id) {
+  std::lock_guard lock(mutex_);
+  return stopping_ || cancelled_.count(job_id) > 0;
+}
+
+void JobScheduler::RunnerLoop() {
+  for (;;) {
+    std::string job_id;
+    {
+      std::unique_lock lock(mutex_);
+      work_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      job_id = queue_.front();
+      queue_.pop_front();
+      metrics_.SetQueueDepth(static_cast<int64_t>(queue_.size()));
+    }
+    auto job = store_.GetJob(job_id);
+    if (!job.ok()) {
+      spdlog::error("job {}: cannot read it from the store: {}", job_id, job.status().ToString());
+      continue;
+    }
+    if (job->state == v1::JOB_STATE_QUEUED) RunJob(*job);
+    std::lock_guard lock(mutex_);
+    cancelled_.erase(job_id);
+  }
+}
+
+void JobScheduler::RunJob(const JobRecord& job) {
+  const auto start = Clock::now();
+  if (auto set = store_.SetState(job.job_id, v1::JOB_STATE_RUNNING, "starting"); !set.ok()) {
+    return;  // cancelled between the queue and here
+  }
+  spdlog::info("job {}: running", job.job_id);
+  Publish(job.job_id, "running");
+  const absl::Status status = RunAndStore(job);
+  const std::filesystem::path staging = options_.work_dir / job.job_id;
+  std::error_code ignored;
+  std::filesystem::remove_all(staging, ignored);
+
+  auto ended = store_.GetJob(job.job_id);
+  if (status.ok()) {
+    spdlog::info("job {}: succeeded in {:.1f} s", job.job_id, SecondsSince(start));
+  } else if (ended.ok() && ended->state == v1::JOB_STATE_CANCELLED) {
+    spdlog::info("job {}: stopped after cancellation", job.job_id);
+  } else if (ShouldStop(job.job_id)) {
+    // Shutting down: the job runs again from the start when the coordinator returns.
+    (void)store_.SetState(job.job_id, v1::JOB_STATE_QUEUED,
+                          "the coordinator stopped; the job runs again when it restarts");
+    spdlog::info("job {}: interrupted by shutdown; queued again", job.job_id);
+    return;
+  } else {
+    const std::string reason = std::string(status.message());
+    spdlog::warn("job {}: failed: {}", job.job_id, status.ToString());
+    if (store_.SetState(job.job_id, v1::JOB_STATE_FAILED, reason).ok()) {
+      Publish(job.job_id, reason);
+    }
+  }
+  if (auto final_job = store_.GetJob(job.job_id); final_job.ok()) {
+    metrics_.JobEnded(final_job->state, SecondsSince(start));
+  }
+}
+
+absl::Status JobScheduler::RunAndStore(const JobRecord& job) {
+  v1::SubmitJobRequest request;
+  if (!request.ParseFromString(job.request)) {
+    return absl::DataLossError("the stored submission cannot be parsed");
+  }
+  QUENCH_ASSIGN_OR_RETURN(const PreparedJob prepared, PrepareJob(request, roots_));
+  const std::filesystem::path staging = options_.work_dir / job.job_id;
+  std::error_code ignored;
+  std::filesystem::remove_all(staging, ignored);  // what a crashed run left
+
+  const int64_t total_blocks = prepared.spec.num_layers;
+  const bool evaluates = !prepared.recipe.evaluation.path.empty();
+  const double quantize_share = evaluates ? kQuantizeShareWithEval : 1.0;
+  const auto quantize_start = Clock::now();
+  auto block_start = quantize_start;
+  int64_t finished = 0;
+  auto last_eval_event = Clock::now() - std::chrono::seconds(10);
+
+  worker::LocalJobCallbacks callbacks;
+  callbacks.cancelled = [&] { return ShouldStop(job.job_id); };
+  callbacks.progress = [&](const DriverProgress& progress) {
+    if (progress.block <= finished) return;  // a stage within the block, not its end
+    finished = progress.block;
+    metrics_.TaskDone("block", SecondsSince(block_start));
+    block_start = Clock::now();
+    const double eta = SecondsSince(quantize_start) / static_cast<double>(finished) *
+                       static_cast<double>(total_blocks - finished);
+    const std::string message = absl::StrCat("block ", finished, "/", total_blocks, " done");
+    (void)store_.SetProgress(job.job_id,
+                             quantize_share * static_cast<double>(finished) /
+                                 static_cast<double>(std::max<int64_t>(1, total_blocks)),
+                             finished, total_blocks, message);
+    Publish(job.job_id, message, progress.finished_layers, evaluates ? -1.0 : eta);
+  };
+  callbacks.eval_progress = [&](const std::string& label, int64_t done, int64_t total) {
+    // One event a second at most, and the first and last of each evaluation.
+    if (done != 0 && done != total && SecondsSince(last_eval_event) < 1.0) return;
+    last_eval_event = Clock::now();
+    const std::string message = absl::StrCat(label, " ", done, "/", total);
+    (void)store_.SetProgress(job.job_id,
+                             quantize_share + (1.0 - quantize_share) * static_cast<double>(done) /
+                                                  static_cast<double>(std::max<int64_t>(1, total)),
+                             finished, total_blocks, message);
+    Publish(job.job_id, message);
+  };
+  QUENCH_RETURN_IF_ERROR(store_.SetProgress(job.job_id, 0.0, 0, total_blocks, "calibrating"));
+  QUENCH_ASSIGN_OR_RETURN(
+      const worker::LocalJobResult result,
+      worker::RunLocalJob(prepared.model_dir, prepared.recipe, staging, callbacks));
+  if (ShouldStop(job.job_id)) return absl::CancelledError("job cancelled");
+
+  std::vector<ArtifactRecord> stored;
+  for (const std::string& name : result.files) {
+    QUENCH_ASSIGN_OR_RETURN(ArtifactRecord record,
+                            artifacts_.Import(job.job_id, name, staging / name));
+    stored.push_back(std::move(record));
+  }
+  QUENCH_RETURN_IF_ERROR(store_.CompleteJob(job.job_id, stored, result.report.dump(),
+                                            absl::StrCat(stored.size(), " artifacts")));
+  Publish(job.job_id, "succeeded");
+  return absl::OkStatus();
+}
+
+void JobScheduler::Publish(const std::string& job_id, const std::string& message,
+                           const std::vector<LinearReport>& layers, double eta_s) {
+  auto job = store_.GetJob(job_id);
+  if (!job.ok()) return;
+  std::vector<ArtifactRecord> artifacts;
+  if (job->state == v1::JOB_STATE_SUCCEEDED) {
+    if (auto listed = store_.Artifacts(job_id); listed.ok()) artifacts = std::move(*listed);
+  }
+  v1::WatchJobResponse event;
+  *event.mutable_job() = JobToProto(*job, artifacts);
+  event.set_message(message);
+  for (const LinearReport& layer : layers) *event.add_layers() = LayerErrorProto(layer);
+  event.set_eta_s(eta_s);
+  events_.Publish(event);
+}
+
+}  // namespace quench::server

@@ -1,0 +1,79 @@
+// Runs the coordinator's jobs: takes submissions (validated, then durable in the job store),
+// keeps a bounded queue, and runs each job on a runner thread — until work is spread over
+// remote workers, through the same RunLocalJob as `quench local`, so both give the same bytes.
+// Every state change and finished block is recorded in the store and published to watchers.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/job/quantization_driver.h"
+#include "server/artifact_store.h"
+#include "server/job_events.h"
+#include "server/job_store.h"
+#include "server/metrics.h"
+#include "server/model_roots.h"
+
+namespace quench::server {
+
+struct SchedulerOptions {
+  std::filesystem::path work_dir;  // where running jobs write their outputs before import
+  int runners = 1;                 // jobs that run at once
+  int max_queued_jobs = 1000;      // SubmitJob beyond this is RESOURCE_EXHAUSTED
+};
+
+class JobScheduler {
+ public:
+  JobScheduler(JobStore& store, const ArtifactStore& artifacts, const ModelRoots& roots,
+               JobEvents& events, ServerMetrics& metrics, SchedulerOptions options);
+  ~JobScheduler();
+
+  // Re-queues the jobs a previous coordinator left QUEUED or RUNNING (a RUNNING job starts
+  // again from its first block), then starts the runners.
+  absl::Status Start();
+  // Stops taking work; running jobs stop at their next block and go back to QUEUED, so the
+  // next start runs them again. Idempotent.
+  void Stop();
+
+  // Validates the request (INVALID_ARGUMENT / PERMISSION_DENIED / NOT_FOUND naming what is
+  // wrong) and records the job; see JobStore::CreateJob for repeated request ids.
+  absl::StatusOr<JobStore::Created> Submit(const v1::SubmitJobRequest& request);
+  // A QUEUED job ends at once; a RUNNING one is CANCELLED now and its runner stops at its next
+  // block or solve, discarding its outputs. An ended job is returned unchanged.
+  absl::StatusOr<JobRecord> Cancel(const std::string& job_id);
+
+  int64_t QueueDepth();
+
+ private:
+  void RunnerLoop();
+  void RunJob(const JobRecord& job);
+  absl::Status RunAndStore(const JobRecord& job);
+  // Records the job's current row as an event for watchers.
+  void Publish(const std::string& job_id, const std::string& message,
+               const std::vector<LinearReport>& layers = {}, double eta_s = -1.0);
+  bool ShouldStop(const std::string& job_id);
+
+  JobStore& store_;
+  const ArtifactStore& artifacts_;
+  const ModelRoots& roots_;
+  JobEvents& events_;
+  ServerMetrics& metrics_;
+  SchedulerOptions options_;
+
+  std::mutex mutex_;
+  std::condition_variable work_;
+  std::deque<std::string> queue_;
+  std::set<std::string> cancelled_;  // running jobs asked to stop
+  bool stopping_ = false;
+  std::vector<std::thread> runners_;
+};
+
+}  // namespace quench::server
