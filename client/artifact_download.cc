@@ -75,7 +75,10 @@ absl::Status HashPrefix(const fs::path& path, uint64_t size, Sha256& sha) {
   std::vector<char> buffer(1 << 20);
   while (size > 0) {
     const auto want = static_cast<std::streamsize>(std::min<uint64_t>(size, buffer.size()));
-    if (!in.read(buffer.data(), want)) return IoError(path, "read failed");
+    if (!in.read(buffer.data(), want)) {
+      return absl::DataLossError(
+          absl::StrCat(path.string(), ": cannot read its first ", size, " bytes"));
+    }
     sha.Update(buffer.data(), static_cast<size_t>(want));
     size -= static_cast<uint64_t>(want);
   }
@@ -113,21 +116,23 @@ absl::StatusOr<uint64_t> Receive(v1::JobService::Stub& stub, const ServiceConnec
   std::unique_ptr<grpc::ClientReader<v1::DownloadArtifactResponse>> reader =
       stub.DownloadArtifact(&context, request);
   const std::string expected_sha = absl::AsciiStrToLower(artifact.sha256());
+  // Rate and ETA from this attempt's bytes: a resumed prefix arrived long before.
+  const uint64_t first_offset = offset;
+  const auto start = std::chrono::steady_clock::now();
   auto last_draw = std::chrono::steady_clock::time_point{};
   v1::DownloadArtifactResponse chunk;
   absl::Status failure;
   while (failure.ok() && reader->Read(&chunk)) {
     if (chunk.total_bytes() != artifact.size_bytes() ||
         absl::AsciiStrToLower(chunk.sha256()) != expected_sha) {
-      failure = absl::DataLossError(absl::StrCat(
-          artifact.name(), ": the chunks describe ", chunk.total_bytes(), " bytes with sha256 ",
-          chunk.sha256(), " but the job lists ", artifact.size_bytes(), " bytes with sha256 ",
-          artifact.sha256()));
+      failure = absl::DataLossError(
+          absl::StrCat(artifact.name(), ": the chunks describe ", chunk.total_bytes(),
+                       " bytes with sha256 ", chunk.sha256(), " but the job lists ",
+                       artifact.size_bytes(), " bytes with sha256 ", artifact.sha256()));
     } else if (chunk.offset() != offset || chunk.data().size() > artifact.size_bytes() - offset) {
-      failure = absl::DataLossError(absl::StrCat(artifact.name(), ": a chunk of ",
-                                                 chunk.data().size(), " bytes at byte ",
-                                                 chunk.offset(), " where byte ", offset,
-                                                 " was due"));
+      failure = absl::DataLossError(
+          absl::StrCat(artifact.name(), ": a chunk of ", chunk.data().size(), " bytes at byte ",
+                       chunk.offset(), " where byte ", offset, " was due"));
     } else if (Crc32c(chunk.data().data(), chunk.data().size()) != chunk.crc32c()) {
       failure = absl::DataLossError(absl::StrCat(artifact.name(), ": the chunk at byte ", offset,
                                                  " failed its CRC-32C check"));
@@ -139,8 +144,11 @@ absl::StatusOr<uint64_t> Receive(v1::JobService::Stub& stub, const ServiceConnec
         // A redraw per chunk would flood a slow terminal.
         const auto now = std::chrono::steady_clock::now();
         if (now - last_draw > std::chrono::milliseconds(100) || offset == artifact.size_bytes()) {
-          progress.Update(static_cast<int64_t>(offset),
-                          static_cast<int64_t>(artifact.size_bytes()), "");
+          const double seconds = std::chrono::duration<double>(now - start).count();
+          const double rate = seconds > 0 ? (offset - first_offset) / seconds : 0.0;
+          progress.Update(static_cast<int64_t>(offset), static_cast<int64_t>(artifact.size_bytes()),
+                          absl::StrCat(FormatBytes(rate), "/s"),
+                          rate > 0 ? (artifact.size_bytes() - offset) / rate : -1.0);
           last_draw = now;
         }
       }
@@ -185,8 +193,8 @@ absl::StatusOr<DownloadedArtifact> DownloadArtifact(v1::JobService::Stub& stub,
   std::error_code error;
   fs::create_directories(result.path.parent_path(), error);
   if (error) {
-    return absl::DataLossError(absl::StrCat("cannot create ", result.path.parent_path().string(),
-                                            ": ", error.message()));
+    return absl::DataLossError(
+        absl::StrCat("cannot create ", result.path.parent_path().string(), ": ", error.message()));
   }
   if (AlreadyPresent(result.path, artifact)) {
     result.already_present = true;
@@ -213,9 +221,12 @@ absl::StatusOr<DownloadedArtifact> DownloadArtifact(v1::JobService::Stub& stub,
     if (!reached.ok()) {
       // Everything written was verified chunk by chunk: keep it for the next attempt.
       part.SyncAndClose().IgnoreError();
-      return absl::Status(reached.status().code(),
-                          absl::StrCat(reached.status().message(), " (the verified bytes stay in ",
-                                       part_path.string(), "; run again to resume)"));
+      const uint64_t kept = fs::file_size(part_path, error);
+      if (error || kept == 0) return reached.status();
+      return absl::Status(
+          reached.status().code(),
+          absl::StrCat(reached.status().message(), " (", kept, " verified bytes stay in ",
+                       part_path.string(), "; run again to resume)"));
     }
     offset = *reached;
   }
@@ -230,9 +241,9 @@ absl::StatusOr<DownloadedArtifact> DownloadArtifact(v1::JobService::Stub& stub,
     // Every chunk passed its CRC, so the .part itself is wrong (an older file's prefix, a
     // torn write): resuming from it would fail again.
     fs::remove(part_path, error);
-    return absl::DataLossError(absl::StrCat(artifact.name(), ": sha256 of the download is ",
-                                            digest, ", quenchd says ", artifact.sha256(),
-                                            "; removed ", part_path.string()));
+    return absl::DataLossError(absl::StrCat(artifact.name(), ": sha256 of the download is ", digest,
+                                            ", quenchd says ", artifact.sha256(), "; removed ",
+                                            part_path.string()));
   }
   fs::rename(part_path, result.path, error);
   if (error) {
@@ -245,8 +256,7 @@ absl::StatusOr<DownloadedArtifact> DownloadArtifact(v1::JobService::Stub& stub,
 
 absl::StatusOr<std::vector<DownloadedArtifact>> DownloadJobArtifacts(
     v1::JobService::Stub& stub, const ServiceConnection& connection, const v1::Job& job,
-    const fs::path& out_dir, const std::string& only_name, bool show_progress,
-    std::ostream& log) {
+    const fs::path& out_dir, const std::string& only_name, bool show_progress, std::ostream& log) {
   if (job.state() != v1::JOB_STATE_SUCCEEDED) {
     return absl::FailedPreconditionError(
         absl::StrCat("job ", job.job_id(), " is ", StateName(job.state()),
@@ -259,8 +269,8 @@ absl::StatusOr<std::vector<DownloadedArtifact>> DownloadJobArtifacts(
     if (only_name.empty() || artifact.name() == only_name) wanted.push_back(&artifact);
   }
   if (wanted.empty() && !only_name.empty()) {
-    return absl::NotFoundError(absl::StrCat("job ", job.job_id(), " has no artifact \"",
-                                            only_name, "\"; it has: ", absl::StrJoin(names, ", ")));
+    return absl::NotFoundError(absl::StrCat("job ", job.job_id(), " has no artifact \"", only_name,
+                                            "\"; it has: ", absl::StrJoin(names, ", ")));
   }
   std::vector<DownloadedArtifact> downloaded;
   for (const v1::Artifact* artifact : wanted) {

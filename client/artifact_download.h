@@ -33,12 +33,9 @@ absl::Status CheckArtifactName(absl::string_view name);
 // Fetches one artifact of `job_id` into `out_dir`/name (parent directories created). A byte
 // progress bar on stderr when `show_progress`. On an error the verified bytes stay in the
 // .part file for the next attempt, except on a sha256 mismatch, which removes it.
-absl::StatusOr<DownloadedArtifact> DownloadArtifact(v1::JobService::Stub& stub,
-                                                    const ServiceConnection& connection,
-                                                    const std::string& job_id,
-                                                    const v1::Artifact& artifact,
-                                                    const std::filesystem::path& out_dir,
-                                                    bool show_progress);
+absl::StatusOr<DownloadedArtifact> DownloadArtifact(
+    v1::JobService::Stub& stub, const ServiceConnection& connection, const std::string& job_id,
+    const v1::Artifact& artifact, const std::filesystem::path& out_dir, bool show_progress);
 
 // Every artifact of `job` (only `only_name` when it is not empty) into `out_dir`, a line per
 // artifact on `log`. FAILED_PRECONDITION unless the job SUCCEEDED; NOT_FOUND for an unknown

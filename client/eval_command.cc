@@ -7,8 +7,6 @@
 
 #include "absl/strings/str_format.h"
 #include "client/commands.h"
-#include "worker/comparison_json.h"
-#include "worker/model_loader.h"
 #include "core/data/token_dataset.h"
 #include "core/eval/compare.h"
 #include "core/eval/perplexity.h"
@@ -16,6 +14,8 @@
 #include "core/util/thread_pool.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "nlohmann/json.hpp"
+#include "worker/comparison_json.h"
+#include "worker/model_loader.h"
 
 namespace quench::cli {
 

@@ -124,8 +124,8 @@ std::string LayerErrorsLine(const v1::WatchJobResponse& event) {
   // The longest common prefix ending in '.', so "model.layers.3." is said once.
   std::string prefix = layers[0].name();
   for (const v1::LayerError& layer : layers) {
-    const auto mismatch = std::mismatch(prefix.begin(), prefix.end(), layer.name().begin(),
-                                        layer.name().end());
+    const auto mismatch =
+        std::mismatch(prefix.begin(), prefix.end(), layer.name().begin(), layer.name().end());
     prefix.erase(mismatch.first, prefix.end());
   }
   const size_t dot = prefix.rfind('.');
@@ -139,9 +139,9 @@ std::string LayerErrorsLine(const v1::WatchJobResponse& event) {
   std::vector<std::string> parts;
   for (const v1::LayerError& layer : layers) {
     grids.insert(layer.grid());
-    parts.push_back(absl::StrFormat("%s %.2e", layer.name().substr(prefix.size()),
-                                    output_errors ? layer.relative_output_error()
-                                                  : layer.relative_weight_error()));
+    parts.push_back(absl::StrFormat(
+        "%s %.2e", layer.name().substr(prefix.size()),
+        output_errors ? layer.relative_output_error() : layer.relative_weight_error()));
   }
   std::string what = output_errors ? "relative output error" : "relative weight error";
   if (grids.size() == 1 && !grids.begin()->empty()) absl::StrAppend(&what, ", ", *grids.begin());
@@ -159,8 +159,8 @@ void PrintJob(std::ostream& out, const v1::Job& job) {
   if (!job.message().empty()) row("message", job.message());
   std::string progress = absl::StrFormat("%.0f%%", 100.0 * job.progress());
   if (job.total_blocks() > 0) {
-    absl::StrAppend(&progress, absl::StrFormat(" (%d/%d blocks)", job.finished_blocks(),
-                                               job.total_blocks()));
+    absl::StrAppend(&progress,
+                    absl::StrFormat(" (%d/%d blocks)", job.finished_blocks(), job.total_blocks()));
   }
   row("progress", progress);
   row("created", FormatUnixTime(job.created_unix_s()));

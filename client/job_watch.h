@@ -3,7 +3,6 @@
 #pragma once
 
 #include <functional>
-#include <optional>
 #include <ostream>
 #include <set>
 #include <string>
@@ -28,6 +27,10 @@ class WatchPrinter {
   // `json`: one EventJson object per line on `out`. Otherwise one line per event on `out`,
   // with a block progress bar on stderr when `bar` (a terminal, and stdout free for JSON).
   WatchPrinter(std::ostream& out, bool json, bool bar);
+  // Ends the bar when the watch failed, so the error starts on its own line.
+  ~WatchPrinter() { progress_.Finish(); }
+  WatchPrinter(const WatchPrinter&) = delete;
+  WatchPrinter& operator=(const WatchPrinter&) = delete;
 
   void OnEvent(const v1::WatchJobResponse& event);
   // A line about the watch itself (reconnecting), on stderr.

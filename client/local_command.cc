@@ -6,7 +6,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "client/commands.h"
-#include "worker/local_job.h"
 #include "client/progress.h"
 #include "core/eval/compare.h"
 #include "core/export/export_outputs.h"
@@ -15,6 +14,7 @@
 #include "core/recipe/recipe.h"
 #include "core/util/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "worker/local_job.h"
 
 namespace quench::cli {
 

@@ -18,10 +18,16 @@ int main(int argc, char** argv) {
   quench::cli::RegisterTokenizeCommand(app, exit_code);
   quench::cli::RegisterRecipeCommand(app, exit_code);
   quench::cli::RegisterTestgenCommand(app, exit_code);
+  quench::cli::RegisterSubmitCommand(app, exit_code);
+  quench::cli::RegisterWatchCommand(app, exit_code);
+  quench::cli::RegisterStatusCommand(app, exit_code);
+  quench::cli::RegisterListCommand(app, exit_code);
+  quench::cli::RegisterCancelCommand(app, exit_code);
+  quench::cli::RegisterDownloadCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    return app.exit(error);
+    return quench::cli::UsageErrorExitCode(app, app.exit(error));
   }
   return exit_code;
 }

@@ -16,7 +16,8 @@ std::string FormatBytes(double bytes) {
     bytes /= 1024;
     ++unit;
   }
-  return unit == 0 ? absl::StrFormat("%.0f B", bytes) : absl::StrFormat("%.1f %s", bytes, kUnits[unit]);
+  return unit == 0 ? absl::StrFormat("%.0f B", bytes)
+                   : absl::StrFormat("%.1f %s", bytes, kUnits[unit]);
 }
 
 ProgressReporter::ProgressReporter(std::string task, std::string unit, bool enabled)
@@ -38,9 +39,8 @@ void ProgressReporter::Update(int64_t done, int64_t total, const std::string& de
   const double rate = elapsed > 0 ? done / elapsed : 0.0;
   const double eta = rate > 0 ? (total - done) / rate : 0.0;
   if (terminal_) {
-    const std::string rate_text = unit_ == "bytes"
-                                      ? absl::StrFormat("%s/s", FormatBytes(rate))
-                                      : absl::StrFormat("%.2f %s/s", rate, unit_);
+    const std::string rate_text = unit_ == "bytes" ? absl::StrFormat("%s/s", FormatBytes(rate))
+                                                   : absl::StrFormat("%.2f %s/s", rate, unit_);
     Draw(done, total, absl::StrFormat("%s  ETA %.0fs", rate_text, eta), detail);
   } else if (done != last_done_) {
     // One line per finished step: logs stay readable.
@@ -69,8 +69,8 @@ void ProgressReporter::Draw(int64_t done, int64_t total, const std::string& rate
   const int filled = total > 0 ? static_cast<int>(kWidth * std::min(done, total) / total) : 0;
   std::string bar(filled, '#');
   bar.resize(kWidth, '.');
-  bar_ = absl::StrFormat("%s [%s] %s  %s  %s", task_, bar, Counts(done, total), rate_and_eta,
-                         detail);
+  bar_ =
+      absl::StrFormat("%s [%s] %s  %s  %s", task_, bar, Counts(done, total), rate_and_eta, detail);
   if (bar_.size() > 160) bar_.resize(160);
   std::fprintf(stderr, "\r%s\033[K", bar_.c_str());
   std::fflush(stderr);

@@ -4,9 +4,9 @@
 
 namespace quench::cli {
 
-int ReportError(std::string_view command, const absl::Status& status) {
+int ReportError(std::string_view command, const absl::Status& status, int exit_code) {
   std::cerr << "quench " << command << ": error: " << status.message() << "\n";
-  return 1;
+  return exit_code;
 }
 
 }  // namespace quench::cli

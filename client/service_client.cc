@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "client/commands.h"
 #include "core/util/atomic_file.h"
 #include "core/util/status_macros.h"
 
@@ -29,8 +30,8 @@ absl::StatusOr<std::string> ReadToken(const std::string& token_file) {
   // far from its cause.
   for (const char c : token) {
     if (c < 0x20 || c > 0x7e) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--token-file ", token_file, ": the token must be one line of printable ASCII"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--token-file ", token_file, ": the token must be one line of printable ASCII"));
     }
   }
   return token;
@@ -156,12 +157,8 @@ absl::Status FromGrpcStatus(const grpc::Status& status, const ServiceConnection&
       message = absl::StrCat("cannot reach quenchd at ", connection.server, ": ", message);
       break;
     case absl::StatusCode::kDeadlineExceeded:
-      message = absl::StrCat("quenchd at ", connection.server, " did not answer in time: ", message);
-      break;
-    case absl::StatusCode::kUnauthenticated:
-      if (connection.token_file.empty()) {
-        absl::StrAppend(&message, " (quenchd wants a token: --token-file or QUENCH_TOKEN_FILE)");
-      }
+      message =
+          absl::StrCat("quenchd at ", connection.server, " did not answer in time: ", message);
       break;
     default:
       break;

@@ -20,14 +20,14 @@ namespace quench::cli {
 // The exit codes of submit, watch, status, list, cancel and download. Scripts branch on them:
 // values never change meaning.
 enum class ExitCode : int {
-  kOk = 0,              // done; the job SUCCEEDED
-  kError = 1,           // anything not below
-  kBadInput = 2,        // INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE, a usage error
-  kJobFailed = 3,       // the job ended FAILED
-  kJobCancelled = 4,    // the job ended CANCELLED
-  kUnreachable = 5,     // UNAVAILABLE, DEADLINE_EXCEEDED
-  kNotAuthorized = 6,   // UNAUTHENTICATED, PERMISSION_DENIED
-  kNotFound = 7,        // NOT_FOUND
+  kOk = 0,             // done; the job SUCCEEDED
+  kError = 1,          // anything not below
+  kBadInput = 2,       // INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE, a usage error
+  kJobFailed = 3,      // the job ended FAILED
+  kJobCancelled = 4,   // the job ended CANCELLED
+  kUnreachable = 5,    // UNAVAILABLE, DEADLINE_EXCEEDED
+  kNotAuthorized = 6,  // UNAUTHENTICATED, PERMISSION_DENIED
+  kNotFound = 7,       // NOT_FOUND
 };
 
 // The exit code for a failed call (kOk for OK).
@@ -38,13 +38,11 @@ int ExitCodeFor(v1::JobState state);
 // The table above for --help footers.
 extern const char kExitCodesHelp[];
 
-// The help group of the service commands. A usage error in one of them exits 2 (kBadInput)
-// rather than with CLI11's own code (see UsageErrorExitCode).
+// The help group of the service commands.
 inline constexpr char kServiceGroup[] = "Service commands (talk to quenchd)";
 
-// The exit code main() returns for a CLI11 parse error whose own code is `cli11_exit_code`.
-int UsageErrorExitCode(const CLI::App& app, int cli11_exit_code);
-
+// UsageErrorExitCode (client/commands.h) maps a usage error in a command of this group to
+// kBadInput.
 struct ServiceConnection {
   // "HOST:PORT" (any gRPC target works).
   std::string server;
