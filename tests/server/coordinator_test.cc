@@ -3,10 +3,7 @@
 // `RunLocalJob` writes; bad input and wrong tokens get their codes; /metrics follows the jobs.
 #include "server/coordinator.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <map>
 #include <random>
@@ -17,45 +14,19 @@
 #include "core/util/sha256.h"
 #include "grpcpp/grpcpp.h"
 #include "quench/v1/jobs.grpc.pb.h"
+#include "tests/core/http_get.h"
 #include "tests/core/test_paths.h"
 #include "worker/local_job.h"
 
 namespace quench::server {
 namespace {
 
+using testing::HttpGet;
+using testing::MetricValue;
 using testing::SharedPath;
 using testing::TempDir;
 
 constexpr char kToken[] = "test-token-1234";
-
-// GET `path` from 127.0.0.1:`port`: the status code and body.
-std::pair<int, std::string> HttpGet(int port, const std::string& path) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
-    ::close(fd);
-    return {0, ""};
-  }
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
-  (void)!::write(fd, request.data(), request.size());
-  std::string response;
-  char buffer[4096];
-  for (ssize_t n; (n = ::read(fd, buffer, sizeof(buffer))) > 0;) response.append(buffer, n);
-  ::close(fd);
-  const size_t body = response.find("\r\n\r\n");
-  if (response.size() < 12 || body == std::string::npos) return {0, response};
-  return {std::stoi(response.substr(9, 3)), response.substr(body + 4)};
-}
-
-// The value of the sample `name` (labels included, e.g. quench_jobs{state="succeeded"}).
-double MetricValue(const std::string& metrics, const std::string& name) {
-  const size_t at = metrics.find("\n" + name + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(metrics.substr(at + name.size() + 2));
-}
 
 class CoordinatorTest : public ::testing::Test {
  protected:
@@ -162,8 +133,7 @@ TEST_F(CoordinatorTest, GptqJobStreamsEveryBlockAndDownloadsTheBytesOfALocalRun)
   ASSERT_TRUE(recipe.ok());
   recipe->calibration.path = calib_.string();
   recipe->calibration.shards = 4;
-  ASSERT_TRUE(
-      worker::RunLocalJob(model_, *recipe, dir_ / "local").ok());
+  ASSERT_TRUE(worker::RunLocalJob(model_, *recipe, dir_ / "local").ok());
   std::mt19937 random(7);
   int compared = 0;
   for (const v1::Artifact& artifact : last.artifacts()) {
