@@ -14,6 +14,8 @@
 #include "server/job_store.h"
 #include "server/metrics.h"
 #include "server/model_roots.h"
+#include "server/worker_registry.h"
+#include "server/worker_service.h"
 #include "spdlog/spdlog.h"
 
 namespace quench::server {
@@ -27,6 +29,8 @@ struct Coordinator::Parts {
   std::unique_ptr<JobScheduler> scheduler;
   std::unique_ptr<TokenAuth> auth;
   std::unique_ptr<JobServiceImpl> job_service;
+  WorkerRegistry workers;
+  std::unique_ptr<WorkerServiceImpl> worker_service;
   std::unique_ptr<grpc::Server> grpc_server;
   std::unique_ptr<HttpServer> http;
   int grpc_port = 0;
@@ -73,6 +77,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
   scheduler_options.work_dir = options.data_dir / "work";
   scheduler_options.runners = options.runners;
   scheduler_options.max_queued_jobs = options.max_queued_jobs;
+  scheduler_options.workers = &parts->workers;
   parts->scheduler =
       std::make_unique<JobScheduler>(*parts->store, *parts->artifacts, *parts->roots, parts->events,
                                      *parts->metrics, scheduler_options);
@@ -80,6 +85,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
   parts->job_service =
       std::make_unique<JobServiceImpl>(*parts->scheduler, *parts->store, *parts->artifacts,
                                        parts->events, *parts->metrics, *parts->auth);
+  parts->worker_service =
+      std::make_unique<WorkerServiceImpl>(parts->workers, *parts->metrics, *parts->auth);
   QUENCH_ASSIGN_OR_RETURN(auto credentials,
                           MakeServerCredentials(options.tls_cert_file, options.tls_key_file));
 
@@ -88,6 +95,9 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, credentials, &parts->grpc_port);
   builder.RegisterService(parts->job_service.get());
+  builder.RegisterService(parts->worker_service.get());
+  // Hessians and activations travel in 1 MiB chunks; headroom for the message around one.
+  builder.SetMaxReceiveMessageSize(64 << 20);
   parts->grpc_server = builder.BuildAndStart();
   if (parts->grpc_server == nullptr || parts->grpc_port == 0) {
     return absl::UnavailableError(

@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "core/util/status_macros.h"
 #include "server/job_proto.h"
+#include "server/remote_shard_worker.h"
 #include "server/submission.h"
 #include "spdlog/spdlog.h"
 #include "worker/local_job.h"
@@ -251,7 +252,19 @@ absl::Status JobScheduler::RunAndStore(const JobRecord& job) {
                              finished, total_blocks, message);
     Publish(job.job_id, message);
   };
-  QUENCH_RETURN_IF_ERROR(store_.SetProgress(job.job_id, 0.0, 0, total_blocks, "calibrating"));
+  std::vector<std::shared_ptr<ConnectedWorker>> workers;
+  if (options_.workers != nullptr) workers = options_.workers->Snapshot();
+  if (!workers.empty()) {
+    spdlog::info("job {}: calibration shards on {} workers", job.job_id, workers.size());
+    callbacks.make_shard_worker = [&](const ModelWeights& original) {
+      return std::make_unique<RemoteShardWorker>(workers, job.job_id, prepared.model_dir.string(),
+                                                 original);
+    };
+  }
+  QUENCH_RETURN_IF_ERROR(store_.SetProgress(
+      job.job_id, 0.0, 0, total_blocks,
+      workers.empty() ? "calibrating"
+                      : absl::StrCat("calibrating on ", workers.size(), " workers")));
   QUENCH_ASSIGN_OR_RETURN(
       const worker::LocalJobResult result,
       worker::RunLocalJob(prepared.model_dir, prepared.recipe, staging, callbacks));

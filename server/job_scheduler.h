@@ -21,6 +21,7 @@
 #include "server/job_store.h"
 #include "server/metrics.h"
 #include "server/model_roots.h"
+#include "server/worker_registry.h"
 
 namespace quench::server {
 
@@ -28,6 +29,9 @@ struct SchedulerOptions {
   std::filesystem::path work_dir;  // where running jobs write their outputs before import
   int runners = 1;                 // jobs that run at once
   int max_queued_jobs = 1000;      // SubmitJob beyond this is RESOURCE_EXHAUSTED
+  // Connected workers: a job that starts while some are connected holds its calibration shards
+  // on them; with none (or no registry), the job runs in this process.
+  WorkerRegistry* workers = nullptr;
 };
 
 class JobScheduler {

@@ -88,7 +88,9 @@ absl::StatusOr<LocalJobResult> RunLocalJob(const std::filesystem::path& model_di
 
   auto backend = kernels::MakeCpuBackend();
   Transformer original(model.spec, model.weights, *backend);
-  auto worker = MakeLocalShardWorker(original);
+  std::unique_ptr<ShardWorker> worker = callbacks.make_shard_worker
+                                            ? callbacks.make_shard_worker(model.weights)
+                                            : MakeLocalShardWorker(original);
   DriverOptions options;
   options.progress = callbacks.progress;
   options.cancelled = callbacks.cancelled;

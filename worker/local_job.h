@@ -26,6 +26,8 @@ struct LocalJobCallbacks {
   std::function<void(const std::string& label, int64_t done, int64_t total)> eval_progress;
   // Polled between blocks, solves and phases: true stops the job with CANCELLED.
   std::function<bool()> cancelled;
+  // Where the calibration shards live; unset: in this process (MakeLocalShardWorker).
+  std::function<std::unique_ptr<ShardWorker>(const ModelWeights& original)> make_shard_worker;
 };
 
 struct LocalJobResult {

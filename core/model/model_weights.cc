@@ -97,9 +97,15 @@ absl::StatusOr<LayerWeights> LoadLayerWeights(const ModelSpec& spec, const Check
 }
 
 LayerWeights ModelWeights::Layer(int64_t layer) const {
-  if (!layers.empty()) return layers.at(static_cast<size_t>(layer));
-  QUENCH_CHECK(load_layer != nullptr);
-  return load_layer(layer);
+  LayerWeights weights;
+  if (!layers.empty()) {
+    weights = layers.at(static_cast<size_t>(layer));
+  } else {
+    QUENCH_CHECK(load_layer != nullptr);
+    weights = load_layer(layer);
+  }
+  weights.index = layer;
+  return weights;
 }
 
 absl::StatusOr<ModelWeights> LoadModelWeights(const ModelSpec& spec, const Checkpoint& checkpoint,

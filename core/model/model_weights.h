@@ -29,6 +29,9 @@ struct LayerWeights {
   Tensor mlp_norm_weight;
   Tensor mlp_norm_bias;
   std::array<LinearWeights, std::size(kAllLinearRoles)> linears;
+  // Which block these are (set by ModelWeights::Layer): remote workers read the block's
+  // unchanged tensors from the model themselves.
+  int64_t index = -1;
 
   LinearWeights& linear(LinearRole role) { return linears[static_cast<size_t>(role)]; }
   const LinearWeights& linear(LinearRole role) const { return linears[static_cast<size_t>(role)]; }

@@ -16,6 +16,14 @@ class ThreadPool;
 class HessianAccumulator {
  public:
   explicit HessianAccumulator(int64_t dim = 0) : dim_(dim), sums_(dim * dim, 0.0) {}
+  // A partial computed elsewhere (a remote worker): its Σxᵀx [dim, dim] and token count.
+  static HessianAccumulator FromSums(int64_t dim, int64_t tokens, std::vector<double> sums) {
+    HessianAccumulator partial;
+    partial.dim_ = dim;
+    partial.tokens_ = tokens;
+    partial.sums_ = std::move(sums);
+    return partial;
+  }
 
   // Adds xᵀx for x fp32 [tokens, dim]. Work is tiled over fixed row blocks of the result, so
   // the sums do not depend on the thread count.

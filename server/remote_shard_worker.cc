@@ -1,0 +1,141 @@
+#include "server/remote_shard_worker.h"
+
+#include "absl/strings/str_cat.h"
+#include "core/util/status_macros.h"
+#include "worker/task_executor.h"
+#include "worker/tensor_wire.h"
+
+namespace quench::server {
+
+RemoteShardWorker::RemoteShardWorker(std::vector<std::shared_ptr<ConnectedWorker>> workers,
+                                     std::string job_id, std::string model_path,
+                                     const ModelWeights& original)
+    : workers_(std::move(workers)),
+      job_id_(std::move(job_id)),
+      model_path_(std::move(model_path)),
+      original_(original) {}
+
+RemoteShardWorker::~RemoteShardWorker() {
+  v1::CoordinatorMessage release;
+  release.set_release_job_id(job_id_);
+  for (const auto& worker : workers_) worker->Send(release);
+}
+
+v1::Task RemoteShardWorker::NewTask() {
+  v1::Task task;
+  task.set_task_id(absl::StrCat(job_id_, "/", next_task_++));
+  task.set_job_id(job_id_);
+  task.set_attempt(1);
+  task.set_model_path(model_path_);
+  return task;
+}
+
+absl::StatusOr<v1::BlockWeights> RemoteShardWorker::Describe(
+    const LayerWeights& weights, std::vector<v1::TensorChunk>& tensors) {
+  if (weights.index < 0) return absl::InternalError("block weights without their block index");
+  v1::BlockWeights block;
+  block.set_layer(weights.index);
+  const LayerWeights original = original_.Layer(weights.index);
+  for (auto& [name, tensor] : worker::ChangedTensors(weights, original)) {
+    const std::string blob = absl::StrCat("w", next_blob_++);
+    v1::WeightOverride* override = block.add_overrides();
+    override->set_name(name);
+    override->set_blob_id(blob);
+    for (auto& chunk : worker::TensorToChunks(blob, tensor)) tensors.push_back(std::move(chunk));
+  }
+  return block;
+}
+
+absl::StatusOr<TaskReply> RemoteShardWorker::Run(int64_t shard, const v1::Task& task,
+                                                 const std::vector<v1::TensorChunk>& tensors) {
+  if (workers_.empty()) return absl::UnavailableError("no worker is connected");
+  ConnectedWorker& worker = *workers_[static_cast<size_t>(shard) % workers_.size()];
+  return worker.Call(task, tensors);
+}
+
+absl::Status RemoteShardWorker::LoadShard(int64_t shard, const TokenBatch& batch) {
+  v1::Task task = NewTask();
+  auto* load = task.mutable_load_shard();
+  load->set_shard(shard);
+  for (int64_t s = 0; s < batch.num_sequences(); ++s) {
+    auto* sequence = load->add_sequences();
+    for (int64_t i = batch.offsets[s]; i < batch.offsets[s + 1]; ++i) {
+      sequence->add_ids(batch.tokens[static_cast<size_t>(i)]);
+    }
+  }
+  return Run(shard, task, {}).status();
+}
+
+absl::StatusOr<GroupStatistics> RemoteShardWorker::CollectStatistics(int64_t shard,
+                                                                     const LayerWeights& weights,
+                                                                     InputGroup group,
+                                                                     bool with_abs_sums) {
+  v1::Task task = NewTask();
+  std::vector<v1::TensorChunk> tensors;
+  auto* collect = task.mutable_collect_statistics();
+  collect->set_shard(shard);
+  QUENCH_ASSIGN_OR_RETURN(*collect->mutable_weights(), Describe(weights, tensors));
+  collect->set_group(worker::ToWire(group));
+  collect->set_with_abs_sums(with_abs_sums);
+  QUENCH_ASSIGN_OR_RETURN(TaskReply reply, Run(shard, task, tensors));
+  const auto& result = reply.result.collect_statistics();
+  auto hessian = reply.tensors.find(result.hessian_blob_id());
+  if (hessian == reply.tensors.end() || hessian->second.dtype() != DType::kF64 ||
+      hessian->second.rank() != 2 || hessian->second.dim(0) != hessian->second.dim(1)) {
+    return absl::DataLossError("a statistics result without its F64 [dim, dim] Hessian");
+  }
+  const Tensor& sums = hessian->second;
+  GroupStatistics stats;
+  stats.hessian = HessianAccumulator::FromSums(
+      sums.dim(0), result.tokens(),
+      std::vector<double>(sums.data<double>(), sums.data<double>() + sums.dim(0) * sums.dim(1)));
+  stats.abs_sums.assign(result.abs_sums().begin(), result.abs_sums().end());
+  stats.tokens = result.tokens();
+  return stats;
+}
+
+absl::Status RemoteShardWorker::AdvanceBlock(int64_t shard, const LayerWeights& weights) {
+  v1::Task task = NewTask();
+  std::vector<v1::TensorChunk> tensors;
+  task.mutable_advance_block()->set_shard(shard);
+  QUENCH_ASSIGN_OR_RETURN(*task.mutable_advance_block()->mutable_weights(),
+                          Describe(weights, tensors));
+  return Run(shard, task, tensors).status();
+}
+
+absl::StatusOr<std::vector<double>> RemoteShardWorker::CandidateLosses(
+    int64_t shard, const LayerWeights& reference, const std::vector<LayerWeights>& candidates,
+    InputGroup group) {
+  v1::Task task = NewTask();
+  std::vector<v1::TensorChunk> tensors;
+  auto* losses = task.mutable_candidate_losses();
+  losses->set_shard(shard);
+  QUENCH_ASSIGN_OR_RETURN(*losses->mutable_reference(), Describe(reference, tensors));
+  for (const LayerWeights& candidate : candidates) {
+    QUENCH_ASSIGN_OR_RETURN(*losses->add_candidates(), Describe(candidate, tensors));
+  }
+  losses->set_group(worker::ToWire(group));
+  QUENCH_ASSIGN_OR_RETURN(TaskReply reply, Run(shard, task, tensors));
+  const auto& values = reply.result.candidate_losses().losses();
+  if (values.size() != static_cast<int>(candidates.size())) {
+    return absl::DataLossError("a worker returned the wrong number of candidate losses");
+  }
+  return std::vector<double>(values.begin(), values.end());
+}
+
+absl::StatusOr<Tensor> RemoteShardWorker::GroupInput(int64_t shard, const LayerWeights& weights,
+                                                     InputGroup group) {
+  v1::Task task = NewTask();
+  std::vector<v1::TensorChunk> tensors;
+  auto* input = task.mutable_group_input();
+  input->set_shard(shard);
+  QUENCH_ASSIGN_OR_RETURN(*input->mutable_weights(), Describe(weights, tensors));
+  input->set_group(worker::ToWire(group));
+  QUENCH_ASSIGN_OR_RETURN(TaskReply reply, Run(shard, task, tensors));
+  auto found = reply.tensors.find(reply.result.group_input().input_blob_id());
+  if (found == reply.tensors.end())
+    return absl::DataLossError("a group input result without its tensor");
+  return std::move(found->second);
+}
+
+}  // namespace quench::server

@@ -1,0 +1,106 @@
+#include "server/worker_registry.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace quench::server {
+
+bool ConnectedWorker::Write(const v1::CoordinatorMessage& message) {
+  std::lock_guard lock(write_mutex_);
+  return stream_->Write(message);
+}
+
+void ConnectedWorker::Send(const v1::CoordinatorMessage& message) {
+  {
+    std::lock_guard lock(mutex_);
+    if (lost_) return;
+  }
+  Write(message);
+}
+
+absl::StatusOr<TaskReply> ConnectedWorker::Call(const v1::Task& task,
+                                                const std::vector<v1::TensorChunk>& tensors) {
+  std::lock_guard call(call_mutex_);
+  {
+    std::lock_guard lock(mutex_);
+    if (lost_) return absl::UnavailableError(absl::StrCat("worker ", name(), " is gone: ", *lost_));
+    waiting_task_id_ = task.task_id();
+    waiting_attempt_ = task.attempt();
+    result_.reset();
+    inbound_.Clear();
+    inbound_error_ = absl::OkStatus();
+  }
+  bool sent = true;
+  for (const v1::TensorChunk& chunk : tensors) {
+    v1::CoordinatorMessage message;
+    *message.mutable_tensor() = chunk;
+    sent = sent && Write(message);
+  }
+  v1::CoordinatorMessage message;
+  *message.mutable_task() = task;
+  sent = sent && Write(message);
+  if (!sent) OnLost("the stream to it broke");
+
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return result_.has_value() || lost_.has_value(); });
+  waiting_task_id_.clear();
+  if (!result_) {
+    return absl::UnavailableError(
+        absl::StrCat("worker ", name(), " was lost during task ", task.task_id(), ": ", *lost_));
+  }
+  if (!inbound_error_.ok()) return inbound_error_;
+  if (!result_->error().empty()) {
+    return absl::InternalError(
+        absl::StrCat("worker ", name(), " failed task ", task.task_id(), ": ", result_->error()));
+  }
+  TaskReply reply{std::move(*result_), inbound_.TakeAll()};
+  result_.reset();
+  return reply;
+}
+
+void ConnectedWorker::OnTensor(const v1::TensorChunk& chunk) {
+  std::lock_guard lock(mutex_);
+  if (waiting_task_id_.empty()) return;  // for a task nobody waits for any more
+  if (absl::Status added = inbound_.Add(chunk); !added.ok() && inbound_error_.ok()) {
+    inbound_error_ = added;
+  }
+}
+
+void ConnectedWorker::OnResult(const v1::TaskResult& result) {
+  {
+    std::lock_guard lock(mutex_);
+    // Only the current attempt of the task being waited for counts.
+    if (result.task_id() != waiting_task_id_ || result.attempt() != waiting_attempt_) return;
+    result_ = result;
+  }
+  changed_.notify_all();
+}
+
+void ConnectedWorker::OnLost(const std::string& reason) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!lost_) lost_ = reason;
+  }
+  changed_.notify_all();
+}
+
+void WorkerRegistry::Add(std::shared_ptr<ConnectedWorker> worker) {
+  std::lock_guard lock(mutex_);
+  workers_.push_back(std::move(worker));
+}
+
+void WorkerRegistry::Remove(const ConnectedWorker* worker) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(workers_, [&](const auto& candidate) { return candidate.get() == worker; });
+}
+
+std::vector<std::shared_ptr<ConnectedWorker>> WorkerRegistry::Snapshot() {
+  std::lock_guard lock(mutex_);
+  return workers_;
+}
+
+size_t WorkerRegistry::size() {
+  std::lock_guard lock(mutex_);
+  return workers_.size();
+}
+
+}  // namespace quench::server

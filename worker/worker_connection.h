@@ -1,0 +1,27 @@
+// quench-worker's life: connect to the coordinator (retrying with backoff), register, send
+// heartbeats, run the tasks that arrive one at a time and stream back their results; when the
+// stream breaks, reconnect. Runs until `stop` is set (then it finishes its current task).
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace quench::worker {
+
+struct WorkerOptions {
+  std::string coordinator = "localhost:7070";  // HOST:PORT
+  std::string name;                            // empty: host name and process id
+  std::string device = "cpu";
+  std::string token;       // bearer token, empty for none
+  std::string tls_ca_pem;  // root certificate: connect over TLS when set
+  double heartbeat_s = 2.0;
+  double max_backoff_s = 30.0;
+};
+
+// Returns when `stop` is set, or with an error the worker cannot recover from (a refused
+// registration: wrong token, incompatible version).
+absl::Status RunWorker(const WorkerOptions& options, const std::atomic<bool>& stop);
+
+}  // namespace quench::worker
