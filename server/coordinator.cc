@@ -124,6 +124,10 @@ void Coordinator::Shutdown() {
   spdlog::info("quenchd: shutting down");
   parts_->scheduler->Stop();
   parts_->events.WakeAll();
+  // Workers leave their streams (and reconnect later), so the server need not wait them out.
+  v1::CoordinatorMessage drain;
+  drain.set_drain(true);
+  for (const auto& worker : parts_->workers.Snapshot()) worker->Send(drain);
   parts_->grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   parts_->http.reset();
 }

@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "core/util/sha256.h"
 #include "nlohmann/json.hpp"
@@ -25,6 +26,7 @@ using testing::TempDir;
 
 const std::string kQuench = testing::QuenchBinary();
 const std::string kQuenchd = std::string(QUENCH_BIN_DIR) + "/quenchd";
+const std::string kWorker = std::string(QUENCH_BIN_DIR) + "/quench-worker";
 
 // The last line of `output`, parsed (null when it is not JSON).
 nlohmann::json LastJsonLine(const std::string& output) {
@@ -53,8 +55,25 @@ class ServiceCliTest : public ::testing::Test {
     const nlohmann::json ready = daemon_->WaitReady(dir_ / "ready.json");
     ASSERT_TRUE(ready.is_object()) << "quenchd did not start";
     http_port_ = ready["http_port"];
-    connection_ = " --server 127.0.0.1:" + std::to_string(ready["grpc_port"].get<int>()) +
-                  " --token-file " + (dir_ / "token").string();
+    const std::string address = "127.0.0.1:" + std::to_string(ready["grpc_port"].get<int>());
+    connection_ = " --server " + address + " --token-file " + (dir_ / "token").string();
+    // Two workers hold the calibration shards of every job.
+    for (int i = 0; i < 2; ++i) {
+      workers_.push_back(std::make_unique<testing::DaemonProcess>(
+          kWorker,
+          std::vector<std::string>{"--coordinator", address, "--token-file",
+                                   (dir_ / "token").string(), "--name", "w" + std::to_string(i)},
+          dir_ / ("worker" + std::to_string(i) + ".log")));
+    }
+    for (int i = 0; i < 400 && WorkersConnected() != 2; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    ASSERT_EQ(WorkersConnected(), 2) << "the workers did not connect";
+  }
+
+  double WorkersConnected() {
+    return MetricValue(HttpGet(http_port_, "/metrics").second,
+                       "quench_workers_connected{backend=\"cpu\"}");
   }
 
   std::string Model() const { return (shared_ / "models/stories260K").string(); }
@@ -63,6 +82,7 @@ class ServiceCliTest : public ::testing::Test {
   TempDir dir_;
   std::filesystem::path shared_;
   std::unique_ptr<testing::DaemonProcess> daemon_;
+  std::vector<std::unique_ptr<testing::DaemonProcess>> workers_;
   int http_port_ = 0;
   std::string connection_;
 };
@@ -108,8 +128,11 @@ TEST_F(ServiceCliTest, GptqAndAwqJobsDownloadTheBytesOfQuenchLocal) {
   ASSERT_EQ(code, 200);
   EXPECT_EQ(MetricValue(metrics, "quench_jobs{state=\"succeeded\"}"),
             MetricValue(metrics_before, "quench_jobs{state=\"succeeded\"}") + 2);
-  EXPECT_EQ(MetricValue(metrics, "quench_workers_connected{backend=\"cpu\"}"),
-            MetricValue(metrics_before, "quench_workers_connected{backend=\"cpu\"}"));
+  EXPECT_EQ(MetricValue(metrics, "quench_workers_connected{backend=\"cpu\"}"), 2);
+  // The jobs ran on the workers, not in the coordinator.
+  std::ifstream log(dir_ / "quenchd.log");
+  const std::string logged((std::istreambuf_iterator<char>(log)), {});
+  EXPECT_NE(logged.find("calibration shards on 2 workers"), std::string::npos) << logged;
   // Debian's promtool (package prometheus) accepts the exposition.
   if (RunCommand("command -v promtool").exit_code == 0) {
     std::ofstream(dir_ / "metrics.txt") << metrics;
@@ -172,6 +195,7 @@ TEST_F(ServiceCliTest, BadInputAndWrongTokensExitWithTheirCodesAndTheDaemonKeeps
   EXPECT_EQ(listed.exit_code, 0) << listed.output;
   EXPECT_EQ(HttpGet(http_port_, "/healthz").first, 200);
   EXPECT_EQ(daemon_->Stop(), 0) << "quenchd exits cleanly on SIGTERM";
+  for (auto& worker : workers_) EXPECT_EQ(worker->Stop(), 0) << "workers exit cleanly on SIGTERM";
 }
 
 }  // namespace

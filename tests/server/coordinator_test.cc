@@ -17,6 +17,7 @@
 #include "tests/core/http_get.h"
 #include "tests/core/test_paths.h"
 #include "worker/local_job.h"
+#include "worker/worker_connection.h"
 
 namespace quench::server {
 namespace {
@@ -245,6 +246,47 @@ TEST_F(CoordinatorTest, CancelledJobEndsCancelledWithoutArtifacts) {
   v1::DownloadArtifactResponse chunk;
   EXPECT_FALSE(reader->Read(&chunk));
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+// DESIGN §5: the same job with 1, 2 and 3 workers (and in process, with none) gives the same
+// bytes. Workers here are RunWorker loops on threads, connected over loopback like processes.
+TEST_F(CoordinatorTest, ArtifactsAreByteIdenticalWithOneTwoAndThreeWorkers) {
+  std::vector<std::string> digests;
+  const auto run_job = [&](const std::string& request_id) {
+    v1::SubmitJobResponse submitted;
+    EXPECT_TRUE(
+        stub_->SubmitJob(Context().get(), Request("gptq-w4g32", request_id), &submitted).ok());
+    const v1::Job job = Watch(submitted.job().job_id()).back().job();
+    EXPECT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.message();
+    std::string digest;
+    for (const v1::Artifact& artifact : job.artifacts()) {
+      if (artifact.name() != "report.json")
+        digest += artifact.name() + "=" + artifact.sha256() + ";";
+    }
+    return digest;
+  };
+  digests.push_back(run_job("in-process"));
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> workers;
+  for (int count = 1; count <= 3; ++count) {
+    worker::WorkerOptions options;
+    options.coordinator = "127.0.0.1:" + std::to_string(coordinator_->grpc_port());
+    options.name = "worker-" + std::to_string(count);
+    options.token = kToken;
+    workers.emplace_back([options, &stop] { EXPECT_TRUE(worker::RunWorker(options, stop).ok()); });
+    // Wait until the coordinator counts it.
+    for (int i = 0; i < 200; ++i) {
+      const std::string metrics = HttpGet(coordinator_->http_port(), "/metrics").second;
+      if (MetricValue(metrics, "quench_workers_connected{backend=\"cpu\"}") == count) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    digests.push_back(run_job("workers-" + std::to_string(count)));
+  }
+  stop = true;
+  for (auto& worker : workers) worker.join();
+  ASSERT_EQ(digests.size(), 4u);
+  EXPECT_NE(digests[0].find("quench.safetensors="), std::string::npos);
+  for (size_t i = 1; i < digests.size(); ++i) EXPECT_EQ(digests[i], digests[0]) << i << " workers";
 }
 
 }  // namespace
