@@ -1,5 +1,9 @@
 #include "server/remote_shard_worker.h"
 
+#include <map>
+#include <mutex>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "core/util/status_macros.h"
 #include "worker/task_executor.h"
@@ -78,6 +82,10 @@ absl::StatusOr<GroupStatistics> RemoteShardWorker::CollectStatistics(int64_t sha
   collect->set_group(worker::ToWire(group));
   collect->set_with_abs_sums(with_abs_sums);
   QUENCH_ASSIGN_OR_RETURN(TaskReply reply, Run(shard, task, tensors));
+  return StatisticsFrom(std::move(reply));
+}
+
+absl::StatusOr<GroupStatistics> RemoteShardWorker::StatisticsFrom(TaskReply reply) {
   const auto& result = reply.result.collect_statistics();
   auto hessian = reply.tensors.find(result.hessian_blob_id());
   if (hessian == reply.tensors.end() || hessian->second.dtype() != DType::kF64 ||
@@ -116,8 +124,13 @@ absl::StatusOr<std::vector<double>> RemoteShardWorker::CandidateLosses(
   }
   losses->set_group(worker::ToWire(group));
   QUENCH_ASSIGN_OR_RETURN(TaskReply reply, Run(shard, task, tensors));
+  return LossesFrom(reply, candidates.size());
+}
+
+absl::StatusOr<std::vector<double>> RemoteShardWorker::LossesFrom(const TaskReply& reply,
+                                                                  size_t expected) {
   const auto& values = reply.result.candidate_losses().losses();
-  if (values.size() != static_cast<int>(candidates.size())) {
+  if (static_cast<size_t>(values.size()) != expected) {
     return absl::DataLossError("a worker returned the wrong number of candidate losses");
   }
   return std::vector<double>(values.begin(), values.end());
@@ -136,6 +149,108 @@ absl::StatusOr<Tensor> RemoteShardWorker::GroupInput(int64_t shard, const LayerW
   if (found == reply.tensors.end())
     return absl::DataLossError("a group input result without its tensor");
   return std::move(found->second);
+}
+
+absl::Status RemoteShardWorker::RunEach(
+    const std::vector<int64_t>& shards, const std::function<v1::Task(int64_t shard)>& make_task,
+    const std::vector<v1::TensorChunk>& tensors,
+    const std::function<absl::Status(int64_t shard, TaskReply)>& on_reply) {
+  if (workers_.empty()) return absl::UnavailableError("no worker is connected");
+  std::vector<v1::Task> tasks;
+  std::map<size_t, std::vector<size_t>> by_worker;  // worker → indices into shards, in order
+  for (size_t i = 0; i < shards.size(); ++i) {
+    tasks.push_back(make_task(shards[i]));
+    by_worker[static_cast<size_t>(shards[i]) % workers_.size()].push_back(i);
+  }
+  std::mutex mutex;
+  absl::Status first_error;
+  const auto run = [&](size_t worker, const std::vector<size_t>& indices) {
+    for (size_t i : indices) {
+      {
+        std::lock_guard lock(mutex);
+        if (!first_error.ok()) return;
+      }
+      absl::StatusOr<TaskReply> reply = workers_[worker]->Call(tasks[i], tensors);
+      std::lock_guard lock(mutex);
+      if (!first_error.ok()) return;
+      first_error = reply.ok() ? on_reply(shards[i], *std::move(reply)) : reply.status();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (auto it = std::next(by_worker.begin()); it != by_worker.end(); ++it) {
+    threads.emplace_back(run, it->first, it->second);
+  }
+  if (!by_worker.empty()) run(by_worker.begin()->first, by_worker.begin()->second);
+  for (std::thread& thread : threads) thread.join();
+  return first_error;
+}
+
+absl::Status RemoteShardWorker::CollectStatisticsEach(const std::vector<int64_t>& shards,
+                                                      const LayerWeights& weights, InputGroup group,
+                                                      bool with_abs_sums,
+                                                      const StatisticsCallback& on_result) {
+  std::vector<v1::TensorChunk> tensors;
+  QUENCH_ASSIGN_OR_RETURN(const v1::BlockWeights block, Describe(weights, tensors));
+  return RunEach(
+      shards,
+      [&](int64_t shard) {
+        v1::Task task = NewTask();
+        auto* collect = task.mutable_collect_statistics();
+        collect->set_shard(shard);
+        *collect->mutable_weights() = block;
+        collect->set_group(worker::ToWire(group));
+        collect->set_with_abs_sums(with_abs_sums);
+        return task;
+      },
+      tensors,
+      [&](int64_t shard, TaskReply reply) -> absl::Status {
+        QUENCH_ASSIGN_OR_RETURN(GroupStatistics stats, StatisticsFrom(std::move(reply)));
+        return on_result(shard, std::move(stats));
+      });
+}
+
+absl::Status RemoteShardWorker::AdvanceBlockEach(const std::vector<int64_t>& shards,
+                                                 const LayerWeights& weights) {
+  std::vector<v1::TensorChunk> tensors;
+  QUENCH_ASSIGN_OR_RETURN(const v1::BlockWeights block, Describe(weights, tensors));
+  return RunEach(
+      shards,
+      [&](int64_t shard) {
+        v1::Task task = NewTask();
+        task.mutable_advance_block()->set_shard(shard);
+        *task.mutable_advance_block()->mutable_weights() = block;
+        return task;
+      },
+      tensors, [](int64_t, TaskReply) { return absl::OkStatus(); });
+}
+
+absl::Status RemoteShardWorker::CandidateLossesEach(const std::vector<int64_t>& shards,
+                                                    const LayerWeights& reference,
+                                                    const std::vector<LayerWeights>& candidates,
+                                                    InputGroup group,
+                                                    const LossesCallback& on_result) {
+  std::vector<v1::TensorChunk> tensors;
+  QUENCH_ASSIGN_OR_RETURN(const v1::BlockWeights described_reference, Describe(reference, tensors));
+  std::vector<v1::BlockWeights> described;
+  for (const LayerWeights& candidate : candidates) {
+    QUENCH_ASSIGN_OR_RETURN(described.emplace_back(), Describe(candidate, tensors));
+  }
+  return RunEach(
+      shards,
+      [&](int64_t shard) {
+        v1::Task task = NewTask();
+        auto* losses = task.mutable_candidate_losses();
+        losses->set_shard(shard);
+        *losses->mutable_reference() = described_reference;
+        for (const auto& candidate : described) *losses->add_candidates() = candidate;
+        losses->set_group(worker::ToWire(group));
+        return task;
+      },
+      tensors,
+      [&](int64_t shard, TaskReply reply) -> absl::Status {
+        QUENCH_ASSIGN_OR_RETURN(std::vector<double> losses, LossesFrom(reply, candidates.size()));
+        return on_result(shard, std::move(losses));
+      });
 }
 
 }  // namespace quench::server

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,7 +34,28 @@ class RemoteShardWorker final : public ShardWorker {
   absl::StatusOr<Tensor> GroupInput(int64_t shard, const LayerWeights& weights,
                                     InputGroup group) override;
 
+  // Each worker runs its shards one after another; different workers run at once.
+  absl::Status CollectStatisticsEach(const std::vector<int64_t>& shards,
+                                     const LayerWeights& weights, InputGroup group,
+                                     bool with_abs_sums,
+                                     const StatisticsCallback& on_result) override;
+  absl::Status AdvanceBlockEach(const std::vector<int64_t>& shards,
+                                const LayerWeights& weights) override;
+  absl::Status CandidateLossesEach(const std::vector<int64_t>& shards,
+                                   const LayerWeights& reference,
+                                   const std::vector<LayerWeights>& candidates, InputGroup group,
+                                   const LossesCallback& on_result) override;
+
  private:
+  // The task for each shard (made here, in order), run on the shards' workers in parallel;
+  // `on_reply` sees the replies one at a time. The first failure is returned.
+  absl::Status RunEach(const std::vector<int64_t>& shards,
+                       const std::function<v1::Task(int64_t shard)>& make_task,
+                       const std::vector<v1::TensorChunk>& tensors,
+                       const std::function<absl::Status(int64_t shard, TaskReply)>& on_reply);
+  static absl::StatusOr<GroupStatistics> StatisticsFrom(TaskReply reply);
+  static absl::StatusOr<std::vector<double>> LossesFrom(const TaskReply& reply, size_t expected);
+
   v1::Task NewTask();
   // The block's description on the wire, its changed tensors appended to `tensors`.
   absl::StatusOr<v1::BlockWeights> Describe(const LayerWeights& weights,

@@ -160,10 +160,12 @@ absl::StatusOr<std::vector<float>> SearchAndApplyScales(
       candidates.push_back(std::move(candidate));
     }
     std::vector<std::vector<double>> partials(visit_order.size());
-    for (int64_t shard : visit_order) {
-      QUENCH_ASSIGN_OR_RETURN(partials[shard],
-                              worker.CandidateLosses(shard, weights, candidates, group.group));
-    }
+    QUENCH_RETURN_IF_ERROR(
+        worker.CandidateLossesEach(visit_order, weights, candidates, group.group,
+                                   [&](int64_t shard, std::vector<double> losses) {
+                                     partials[shard] = std::move(losses);
+                                     return absl::OkStatus();
+                                   }));
     for (const auto& partial : partials) {  // shard order
       for (size_t i = first; i < last; ++i) losses[i] += partial[i - first];
     }

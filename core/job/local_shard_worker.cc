@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/job/shard_worker.h"
 #include "core/util/check.h"
+#include "core/util/status_macros.h"
 
 namespace quench {
 namespace {
@@ -198,6 +199,36 @@ class LocalShardWorker final : public ShardWorker {
 };
 
 }  // namespace
+
+absl::Status ShardWorker::CollectStatisticsEach(const std::vector<int64_t>& shards,
+                                                const LayerWeights& weights, InputGroup group,
+                                                bool with_abs_sums,
+                                                const StatisticsCallback& on_result) {
+  for (int64_t shard : shards) {
+    QUENCH_ASSIGN_OR_RETURN(GroupStatistics stats,
+                            CollectStatistics(shard, weights, group, with_abs_sums));
+    QUENCH_RETURN_IF_ERROR(on_result(shard, std::move(stats)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ShardWorker::AdvanceBlockEach(const std::vector<int64_t>& shards,
+                                           const LayerWeights& weights) {
+  for (int64_t shard : shards) QUENCH_RETURN_IF_ERROR(AdvanceBlock(shard, weights));
+  return absl::OkStatus();
+}
+
+absl::Status ShardWorker::CandidateLossesEach(const std::vector<int64_t>& shards,
+                                              const LayerWeights& reference,
+                                              const std::vector<LayerWeights>& candidates,
+                                              InputGroup group, const LossesCallback& on_result) {
+  for (int64_t shard : shards) {
+    QUENCH_ASSIGN_OR_RETURN(std::vector<double> losses,
+                            CandidateLosses(shard, reference, candidates, group));
+    QUENCH_RETURN_IF_ERROR(on_result(shard, std::move(losses)));
+  }
+  return absl::OkStatus();
+}
 
 std::unique_ptr<ShardWorker> MakeLocalShardWorker(const Transformer& transformer) {
   return std::make_unique<LocalShardWorker>(transformer);

@@ -68,9 +68,8 @@ absl::StatusOr<GroupStatistics> ReduceStatistics(ShardWorker& worker,
   std::map<int64_t, GroupStatistics> pending;
   std::optional<GroupStatistics> total;
   int64_t next = 0;
-  for (int64_t shard : visit_order) {
-    QUENCH_ASSIGN_OR_RETURN(pending[shard],
-                            worker.CollectStatistics(shard, weights, group, with_abs_sums));
+  const auto merge = [&](int64_t shard, GroupStatistics stats) -> absl::Status {
+    pending[shard] = std::move(stats);
     for (auto it = pending.find(next); it != pending.end(); it = pending.find(++next)) {
       GroupStatistics partial = std::move(it->second);
       pending.erase(it);
@@ -82,7 +81,10 @@ absl::StatusOr<GroupStatistics> ReduceStatistics(ShardWorker& worker,
       total->tokens += partial.tokens;
       for (size_t c = 0; c < total->abs_sums.size(); ++c) total->abs_sums[c] += partial.abs_sums[c];
     }
-  }
+    return absl::OkStatus();
+  };
+  QUENCH_RETURN_IF_ERROR(
+      worker.CollectStatisticsEach(visit_order, weights, group, with_abs_sums, merge));
   return *std::move(total);
 }
 
@@ -133,10 +135,7 @@ class JobRunner {
         }
       }
     }
-    if (calibrated()) {
-      for (int64_t shard : visit_order_)
-        QUENCH_RETURN_IF_ERROR(worker_.AdvanceBlock(shard, weights));
-    }
+    if (calibrated()) QUENCH_RETURN_IF_ERROR(worker_.AdvanceBlockEach(visit_order_, weights));
     return absl::OkStatus();
   }
 
@@ -230,8 +229,36 @@ class ShardRangeView : public ShardWorker {
                                     InputGroup group) override {
     return worker_.GroupInput(offset_ + shard, weights, group);
   }
+  absl::Status CollectStatisticsEach(const std::vector<int64_t>& shards,
+                                     const LayerWeights& weights, InputGroup group,
+                                     bool with_abs_sums,
+                                     const StatisticsCallback& on_result) override {
+    return worker_.CollectStatisticsEach(Offset(shards), weights, group, with_abs_sums,
+                                         [&](int64_t shard, GroupStatistics stats) {
+                                           return on_result(shard - offset_, std::move(stats));
+                                         });
+  }
+  absl::Status AdvanceBlockEach(const std::vector<int64_t>& shards,
+                                const LayerWeights& weights) override {
+    return worker_.AdvanceBlockEach(Offset(shards), weights);
+  }
+  absl::Status CandidateLossesEach(const std::vector<int64_t>& shards,
+                                   const LayerWeights& reference,
+                                   const std::vector<LayerWeights>& candidates, InputGroup group,
+                                   const LossesCallback& on_result) override {
+    return worker_.CandidateLossesEach(Offset(shards), reference, candidates, group,
+                                       [&](int64_t shard, std::vector<double> losses) {
+                                         return on_result(shard - offset_, std::move(losses));
+                                       });
+  }
 
  private:
+  std::vector<int64_t> Offset(const std::vector<int64_t>& shards) const {
+    std::vector<int64_t> offset;
+    for (int64_t shard : shards) offset.push_back(offset_ + shard);
+    return offset;
+  }
+
   ShardWorker& worker_;
   int64_t offset_;
 };

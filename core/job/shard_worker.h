@@ -4,6 +4,7 @@
 // LocalShardWorker; the service's workers implement the same calls remotely.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -46,6 +47,23 @@ class ShardWorker {
   // The group's input activations over the shard, for searches that need them (AWQ clip).
   virtual absl::StatusOr<Tensor> GroupInput(int64_t shard, const LayerWeights& weights,
                                             InputGroup group) = 0;
+
+  // The same calls for several shards at once: a holder that can run shards in parallel
+  // (remote workers) overrides them. Results arrive through `on_result` in any order, one call
+  // at a time; callers reduce them in shard order, so the bytes do not depend on the order.
+  // The defaults run the shards one by one, in the order given.
+  using StatisticsCallback = std::function<absl::Status(int64_t shard, GroupStatistics stats)>;
+  virtual absl::Status CollectStatisticsEach(const std::vector<int64_t>& shards,
+                                             const LayerWeights& weights, InputGroup group,
+                                             bool with_abs_sums,
+                                             const StatisticsCallback& on_result);
+  virtual absl::Status AdvanceBlockEach(const std::vector<int64_t>& shards,
+                                        const LayerWeights& weights);
+  using LossesCallback = std::function<absl::Status(int64_t shard, std::vector<double> losses)>;
+  virtual absl::Status CandidateLossesEach(const std::vector<int64_t>& shards,
+                                           const LayerWeights& reference,
+                                           const std::vector<LayerWeights>& candidates,
+                                           InputGroup group, const LossesCallback& on_result);
 };
 
 // Holds shards in this process and runs them on `transformer`'s backend.
