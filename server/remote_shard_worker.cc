@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/util/status_macros.h"
+#include "worker/solve_wire.h"
 #include "worker/task_executor.h"
 #include "worker/tensor_wire.h"
 
@@ -251,6 +252,70 @@ absl::Status RemoteShardWorker::CandidateLossesEach(const std::vector<int64_t>& 
         QUENCH_ASSIGN_OR_RETURN(std::vector<double> losses, LossesFrom(reply, candidates.size()));
         return on_result(shard, std::move(losses));
       });
+}
+
+std::vector<absl::StatusOr<GptqResult>> RemoteShardWorker::SolveGptqEach(
+    const std::vector<GptqSolve>& solves, const GptqOptions& options) {
+  std::vector<absl::StatusOr<GptqResult>> results(solves.size(),
+                                                  absl::UnavailableError("no worker is connected"));
+  if (workers_.empty()) return results;
+  const std::string options_json = worker::GptqOptionsToWire(options);
+  const auto solve_one = [&](size_t i) {
+    const GptqSolve& solve = solves[i];
+    const int64_t rows = solve.weight->dim(0), cols = solve.weight->dim(1);
+    v1::Task task;
+    std::vector<v1::TensorChunk> tensors;
+    {
+      std::lock_guard lock(task_mutex_);
+      task = NewTask();
+      const std::string prefix = absl::StrCat("s", next_blob_++);
+      Tensor hessian = Tensor::Zeros(DType::kF64, {cols, cols});
+      std::copy(solve.hessian->begin(), solve.hessian->end(), hessian.mutable_data<double>());
+      tensors = worker::TensorToChunks(prefix + "/w", *solve.weight);
+      for (auto& chunk : worker::TensorToChunks(prefix + "/h", hessian)) {
+        tensors.push_back(std::move(chunk));
+      }
+      auto* gptq = task.mutable_solve_gptq();
+      gptq->set_linear_name(solve.name);
+      gptq->set_weight_blob_id(prefix + "/w");
+      gptq->set_hessian_blob_id(prefix + "/h");
+      gptq->set_grid_json(worker::GridToWire(solve.grid));
+      gptq->set_options_json(options_json);
+    }
+    auto reply = workers_[i % workers_.size()]->Call(task, tensors);
+    if (!reply.ok()) {
+      results[i] = reply.status();
+      return;
+    }
+    const auto& result = reply->result.solve_gptq();
+    worker::QuantizedTensors parts;
+    const std::pair<const std::string*, Tensor*> wanted[] = {
+        {&result.codes_blob_id(), &parts.codes},
+        {&result.params_blob_id(), &parts.params},
+        {&result.g_idx_blob_id(), &parts.g_idx}};
+    for (const auto& [blob, tensor] : wanted) {
+      auto found = reply->tensors.find(*blob);
+      if (found == reply->tensors.end()) {
+        results[i] = absl::DataLossError("a solve result without its tensors");
+        return;
+      }
+      *tensor = std::move(found->second);
+    }
+    auto quantized = worker::QuantizedFromTensors(solve.grid, rows, cols, parts);
+    if (!quantized.ok()) {
+      results[i] = quantized.status();
+      return;
+    }
+    GptqResult solved;
+    solved.quantized = std::move(*quantized);
+    solved.loss = result.loss();
+    results[i] = std::move(solved);
+  };
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < solves.size(); ++i) threads.emplace_back(solve_one, i);
+  if (!solves.empty()) solve_one(0);
+  for (std::thread& thread : threads) thread.join();
+  return results;
 }
 
 }  // namespace quench::server

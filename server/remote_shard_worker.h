@@ -8,6 +8,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,9 @@ class RemoteShardWorker final : public ShardWorker {
                                    const LayerWeights& reference,
                                    const std::vector<LayerWeights>& candidates, InputGroup group,
                                    const LossesCallback& on_result) override;
+  // Solve i goes to worker i mod N; the workers solve at once.
+  std::vector<absl::StatusOr<GptqResult>> SolveGptqEach(const std::vector<GptqSolve>& solves,
+                                                        const GptqOptions& options) override;
 
  private:
   // The task for each shard (made here, in order), run on the shards' workers in parallel;
@@ -67,6 +71,7 @@ class RemoteShardWorker final : public ShardWorker {
   std::string job_id_;
   std::string model_path_;
   const ModelWeights& original_;
+  std::mutex task_mutex_;  // task and blob numbers, when solves are prepared on several threads
   int64_t next_task_ = 0;
   int64_t next_blob_ = 0;
 };

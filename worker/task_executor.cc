@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/util/status_macros.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "worker/solve_wire.h"
 
 namespace quench::worker {
 
@@ -78,7 +79,39 @@ absl::StatusOr<LayerWeights> TaskExecutor::Weights(JobState& job, const v1::Bloc
   return weights;
 }
 
+absl::Status TaskExecutor::Solve(const v1::Task& task, TaskOutput& output) {
+  const v1::SolveGptqTask& solve = task.solve_gptq();
+  QUENCH_ASSIGN_OR_RETURN(const Tensor weight, blobs_.Take(solve.weight_blob_id()));
+  QUENCH_ASSIGN_OR_RETURN(const Tensor hessian, blobs_.Take(solve.hessian_blob_id()));
+  QUENCH_ASSIGN_OR_RETURN(const GridSpec grid, GridFromWire(solve.grid_json()));
+  QUENCH_ASSIGN_OR_RETURN(const GptqOptions options, GptqOptionsFromWire(solve.options_json()));
+  if (weight.dtype() != DType::kF32 || weight.rank() != 2 || hessian.dtype() != DType::kF64 ||
+      hessian.shape() != Shape{weight.dim(1), weight.dim(1)}) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(solve.linear_name(),
+                     ": a solve needs an F32 [rows, cols] weight and F64 [cols, cols] Hessian"));
+  }
+  const std::vector<double> sums(hessian.data<double>(),
+                                 hessian.data<double>() + hessian.dim(0) * hessian.dim(1));
+  QUENCH_ASSIGN_OR_RETURN(const GptqResult result, QuantizeGptq(weight, sums, grid, options));
+  const QuantizedTensors tensors = QuantizedToTensors(result.quantized);
+  auto* reply = output.result.mutable_solve_gptq();
+  reply->set_loss(result.loss);
+  const std::pair<const char*, const Tensor*> parts[] = {
+      {"codes", &tensors.codes}, {"params", &tensors.params}, {"g_idx", &tensors.g_idx}};
+  for (const auto& [part, tensor] : parts) {
+    const std::string blob = absl::StrCat(task.task_id(), "/", part);
+    for (auto& chunk : TensorToChunks(blob, *tensor)) output.tensors.push_back(std::move(chunk));
+  }
+  reply->set_codes_blob_id(absl::StrCat(task.task_id(), "/codes"));
+  reply->set_params_blob_id(absl::StrCat(task.task_id(), "/params"));
+  reply->set_g_idx_blob_id(absl::StrCat(task.task_id(), "/g_idx"));
+  return absl::OkStatus();
+}
+
 absl::Status TaskExecutor::Run(const v1::Task& task, TaskOutput& output) {
+  // A solve needs no model: its weight and Hessian come with it.
+  if (task.kind_case() == v1::Task::kSolveGptq) return Solve(task, output);
   QUENCH_ASSIGN_OR_RETURN(JobState * job, Job(task));
   ShardWorker& shards = *job->shards;
   switch (task.kind_case()) {

@@ -41,6 +41,7 @@ class TaskExecutor {
   absl::StatusOr<JobState*> Job(const v1::Task& task);
   absl::StatusOr<LayerWeights> Weights(JobState& job, const v1::BlockWeights& block);
   absl::Status Run(const v1::Task& task, TaskOutput& output);
+  absl::Status Solve(const v1::Task& task, TaskOutput& output);
 
   std::unique_ptr<kernels::Backend> backend_;
   BlobAssembler blobs_;

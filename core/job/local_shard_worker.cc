@@ -230,6 +230,15 @@ absl::Status ShardWorker::CandidateLossesEach(const std::vector<int64_t>& shards
   return absl::OkStatus();
 }
 
+std::vector<absl::StatusOr<GptqResult>> ShardWorker::SolveGptqEach(
+    const std::vector<GptqSolve>& solves, const GptqOptions& options) {
+  std::vector<absl::StatusOr<GptqResult>> results;
+  for (const GptqSolve& solve : solves) {
+    results.push_back(QuantizeGptq(*solve.weight, *solve.hessian, solve.grid, options));
+  }
+  return results;
+}
+
 std::unique_ptr<ShardWorker> MakeLocalShardWorker(const Transformer& transformer) {
   return std::make_unique<LocalShardWorker>(transformer);
 }

@@ -116,9 +116,7 @@ class JobRunner {
               auto stats, ReduceStatistics(worker_, visit_order_, weights, group.group, false));
           hessian = stats.hessian.Finalize();
         }
-        for (const PlannedLinear& linear : group.linears) {
-          QUENCH_RETURN_IF_ERROR(SolveLinear(block, linear, hessian, weights, linears, reports));
-        }
+        QUENCH_RETURN_IF_ERROR(SolveGroup(block, group, hessian, weights, linears, reports));
       }
     } else {
       // Not true-sequential: every group's statistics from the block's original weights.
@@ -129,10 +127,8 @@ class JobRunner {
         hessians.push_back(stats.hessian.Finalize());
       }
       for (size_t g = 0; g < block.groups.size(); ++g) {
-        for (const PlannedLinear& linear : block.groups[g].linears) {
-          QUENCH_RETURN_IF_ERROR(
-              SolveLinear(block, linear, hessians[g], weights, linears, reports));
-        }
+        QUENCH_RETURN_IF_ERROR(
+            SolveGroup(block, block.groups[g], hessians[g], weights, linears, reports));
       }
     }
     if (calibrated()) QUENCH_RETURN_IF_ERROR(worker_.AdvanceBlockEach(visit_order_, weights));
@@ -142,40 +138,74 @@ class JobRunner {
  private:
   bool calibrated() const { return !visit_order_.empty(); }
 
-  absl::Status SolveLinear(const PlannedBlock& block, const PlannedLinear& linear,
-                           const std::optional<std::vector<double>>& hessian, LayerWeights& weights,
-                           std::vector<QuantizedLinear>& linears,
-                           std::vector<LinearReport>& reports) {
+  // A group's linears: their GPTQ solves (independent given the group's Hessian) handed to the
+  // worker together, then each linear's result applied in plan order.
+  absl::Status SolveGroup(const PlannedBlock& block, const PlannedGroup& group,
+                          const std::optional<std::vector<double>>& hessian, LayerWeights& weights,
+                          std::vector<QuantizedLinear>& linears,
+                          std::vector<LinearReport>& reports) {
+    if (group.linears.empty()) return absl::OkStatus();
     if (options_.cancelled && options_.cancelled()) return absl::CancelledError("job cancelled");
+    std::vector<std::optional<GptqResult>> solved(group.linears.size());
+    double solve_seconds = 0.0;
+    if (recipe_.method == QuantMethod::kGptq) {
+      if (!hessian) {
+        return absl::InvalidArgumentError(
+            "GPTQ needs calibration data (recipe calibration.path or --calib)");
+      }
+      std::vector<GptqSolve> solves;
+      std::string names;
+      for (const PlannedLinear& linear : group.linears) {
+        solves.push_back(
+            {linear.name, &weights.linear(linear.role).weight, &*hessian, linear.grid});
+        absl::StrAppend(&names, names.empty() ? "" : ", ", linear.name);
+      }
+      Progress(block.layer, absl::StrCat("block ", block.layer, ": gptq ", names));
+      const auto start = std::chrono::steady_clock::now();
+      auto results = worker_.SolveGptqEach(solves, recipe_.gptq);
+      solve_seconds = Seconds(start);
+      if (results.size() != solves.size()) return absl::InternalError("a solve went missing");
+      for (size_t i = 0; i < results.size(); ++i) {
+        if (!results[i].ok()) {
+          return absl::Status(results[i].status().code(),
+                              absl::StrCat(solves[i].name, ": ", results[i].status().message()));
+        }
+        solved[i] = std::move(*results[i]);
+      }
+    }
+    for (size_t i = 0; i < group.linears.size(); ++i) {
+      QUENCH_RETURN_IF_ERROR(SolveLinear(block, group.linears[i], hessian, std::move(solved[i]),
+                                         solve_seconds, weights, linears, reports));
+    }
+    return absl::OkStatus();
+  }
+
+  // Applies one linear's GPTQ result, or quantizes it with RTN when there is none.
+  absl::Status SolveLinear(const PlannedBlock& block, const PlannedLinear& linear,
+                           const std::optional<std::vector<double>>& hessian,
+                           std::optional<GptqResult> solved, double solve_seconds,
+                           LayerWeights& weights, std::vector<QuantizedLinear>& linears,
+                           std::vector<LinearReport>& reports) {
     const auto start = std::chrono::steady_clock::now();
-    Progress(block.layer, absl::StrCat("block ", block.layer, ": ", QuantMethodName(recipe_.method),
-                                       " ", linear.name));
     LinearWeights& target = weights.linear(linear.role);
     const Tensor original = target.weight;
     LinearReport report;
     report.name = linear.name;
     report.grid = linear.grid.ToString();
     QuantizedLinear result{linear, {}, {}};
-    if (recipe_.method == QuantMethod::kGptq) {
-      if (!hessian) {
-        return absl::InvalidArgumentError(
-            "GPTQ needs calibration data (recipe calibration.path or --calib)");
-      }
-      auto solved = QuantizeGptq(original, *hessian, linear.grid, recipe_.gptq);
-      if (!solved.ok()) {
-        return absl::Status(solved.status().code(),
-                            absl::StrCat(linear.name, ": ", solved.status().message()));
-      }
+    if (solved) {
       report.gptq_loss = solved->loss;
       result.quantized = std::move(solved->quantized);
     } else {
+      Progress(block.layer, absl::StrCat("block ", block.layer, ": rtn ", linear.name));
       QUENCH_ASSIGN_OR_RETURN(result.quantized, QuantizeRtn(original, linear.grid));
     }
     target.weight = result.quantized.Dequantize();
     report.relative_weight_error = RelativeWeightError(original, target.weight);
     if (hessian)
       report.relative_output_error = RelativeOutputError(original, target.weight, *hessian);
-    report.seconds = Seconds(start);
+    // Solves of a group run together; each reports the group's solve time.
+    report.seconds = solve_seconds + Seconds(start);
     linears.push_back(std::move(result));
     reports.push_back(std::move(report));
     return absl::OkStatus();
@@ -253,6 +283,11 @@ class ShardRangeView : public ShardWorker {
   }
 
  private:
+  std::vector<absl::StatusOr<GptqResult>> SolveGptqEach(const std::vector<GptqSolve>& solves,
+                                                        const GptqOptions& options) override {
+    return worker_.SolveGptqEach(solves, options);
+  }
+
   std::vector<int64_t> Offset(const std::vector<int64_t>& shards) const {
     std::vector<int64_t> offset;
     for (int64_t shard : shards) offset.push_back(offset_ + shard);

@@ -6,10 +6,12 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/model/forward.h"
+#include "core/quant/gptq.h"
 #include "core/quant/hessian.h"
 
 namespace quench {
@@ -19,6 +21,14 @@ struct GroupStatistics {
   HessianAccumulator hessian;    // Σ xᵀx
   std::vector<double> abs_sums;  // Σ |x| per input channel (AWQ), when asked
   int64_t tokens = 0;
+};
+
+// One GPTQ solve: a linear's weight and its input group's Hessian (both outlive the call).
+struct GptqSolve {
+  std::string name;  // for messages
+  const Tensor* weight = nullptr;
+  const std::vector<double>* hessian = nullptr;
+  GridSpec grid;
 };
 
 class ShardWorker {
@@ -64,6 +74,12 @@ class ShardWorker {
                                            const LayerWeights& reference,
                                            const std::vector<LayerWeights>& candidates,
                                            InputGroup group, const LossesCallback& on_result);
+
+  // GPTQ on independent linears (a group's, which share a Hessian): remote workers solve them
+  // at once, one per worker; the default solves them here, one after another. One result per
+  // solve, in order; each is what QuantizeGptq gives for it, wherever it ran.
+  virtual std::vector<absl::StatusOr<GptqResult>> SolveGptqEach(
+      const std::vector<GptqSolve>& solves, const GptqOptions& options);
 };
 
 // Holds shards in this process and runs them on `transformer`'s backend.
