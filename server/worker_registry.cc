@@ -1,5 +1,7 @@
 #include "server/worker_registry.h"
 
+#include <chrono>
+
 #include "absl/strings/str_cat.h"
 
 namespace quench::server {
@@ -29,6 +31,7 @@ absl::StatusOr<TaskReply> ConnectedWorker::Call(const v1::Task& task,
     inbound_.Clear();
     inbound_error_ = absl::OkStatus();
   }
+  const auto start = std::chrono::steady_clock::now();
   bool sent = true;
   for (const v1::TensorChunk& chunk : tensors) {
     v1::CoordinatorMessage message;
@@ -54,6 +57,11 @@ absl::StatusOr<TaskReply> ConnectedWorker::Call(const v1::Task& task,
   }
   TaskReply reply{std::move(*result_), inbound_.TakeAll()};
   result_.reset();
+  if (task_done_) {
+    const auto* kind = task.GetDescriptor()->FindFieldByNumber(task.kind_case());
+    task_done_(kind ? kind->name() : "unknown",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
   return reply;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,8 +29,11 @@ struct TaskReply {
 
 class ConnectedWorker {
  public:
-  ConnectedWorker(v1::RegisterWorker registration, WorkerStream* stream)
-      : registration_(std::move(registration)), stream_(stream) {}
+  // `task_done` hears of every answered task: its kind ("collect_statistics", "solve_gptq",
+  // ...) and the seconds from sending it to its result.
+  using TaskDone = std::function<void(const std::string& kind, double seconds)>;
+  ConnectedWorker(v1::RegisterWorker registration, WorkerStream* stream, TaskDone task_done = {})
+      : registration_(std::move(registration)), stream_(stream), task_done_(std::move(task_done)) {}
 
   const std::string& name() const { return registration_.worker_name(); }
   const v1::RegisterWorker& registration() const { return registration_; }
@@ -50,6 +54,7 @@ class ConnectedWorker {
 
   const v1::RegisterWorker registration_;
   WorkerStream* stream_;
+  TaskDone task_done_;
   std::mutex write_mutex_;
   std::mutex call_mutex_;  // one task at a time
 

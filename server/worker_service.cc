@@ -26,7 +26,9 @@ grpc::Status WorkerServiceImpl::Connect(grpc::ServerContext* context, WorkerStre
   }
   v1::RegisterWorker registration = first.register_();
   if (registration.worker_name().empty()) registration.set_worker_name(context->peer());
-  auto worker = std::make_shared<ConnectedWorker>(registration, stream);
+  auto worker = std::make_shared<ConnectedWorker>(
+      registration, stream,
+      [this](const std::string& kind, double seconds) { metrics_.TaskDone(kind, seconds); });
   registry_.Add(worker);
   UpdateGauge();
   spdlog::info("worker {}: connected from {} ({} devices)", worker->name(), context->peer(),
