@@ -282,6 +282,11 @@ TEST_F(CoordinatorTest, ArtifactsAreByteIdenticalWithOneTwoAndThreeWorkers) {
     }
     digests.push_back(run_job("workers-" + std::to_string(count)));
   }
+  // The workers' tasks were timed, solves included.
+  const std::string metrics = HttpGet(coordinator_->http_port(), "/metrics").second;
+  EXPECT_GT(MetricValue(metrics, "quench_task_duration_seconds_count{kind=\"solve_gptq\"}"), 0);
+  EXPECT_GT(MetricValue(metrics, "quench_task_duration_seconds_count{kind=\"collect_statistics\"}"),
+            0);
   stop = true;
   for (auto& worker : workers) worker.join();
   ASSERT_EQ(digests.size(), 4u);
