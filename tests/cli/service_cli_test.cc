@@ -198,5 +198,52 @@ TEST_F(ServiceCliTest, BadInputAndWrongTokensExitWithTheirCodesAndTheDaemonKeeps
   for (auto& worker : workers_) EXPECT_EQ(worker->Stop(), 0) << "workers exit cleanly on SIGTERM";
 }
 
+// TLS on every hop: quenchd serves with a certificate, the worker and the CLI verify it with
+// the CA; a plaintext client cannot talk to it.
+TEST(ServiceTlsTest, JobRunsOverTlsAndPlaintextIsRefused) {
+  if (!std::filesystem::exists(SharedPath("models/stories260K"))) {
+    GTEST_SKIP() << "missing fixture " << SharedPath("models/stories260K");
+  }
+  if (RunCommand("command -v openssl").exit_code != 0) {
+    GTEST_SKIP() << "openssl is missing (scripts/setup installs it)";
+  }
+  TempDir dir;
+  const std::string key = (dir / "key.pem").string(), cert = (dir / "cert.pem").string();
+  auto made = RunCommand(
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
+      key + " -out " + cert);
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  const auto shared = std::filesystem::canonical(SharedPath(""));
+  testing::DaemonProcess daemon(
+      kQuenchd,
+      {"--listen", "127.0.0.1:0", "--http-listen", "", "--data-dir", (dir / "data").string(),
+       "--model-root", shared.string(), "--tls-cert", cert, "--tls-key", key, "--ready-file",
+       (dir / "ready.json").string()},
+      dir / "quenchd.log");
+  const nlohmann::json ready = daemon.WaitReady(dir / "ready.json");
+  ASSERT_TRUE(ready.is_object()) << "quenchd did not start";
+  const std::string address = "localhost:" + std::to_string(ready["grpc_port"].get<int>());
+  testing::DaemonProcess worker(kWorker, {"--coordinator", address, "--tls-ca", cert},
+                                dir / "worker.log");
+  const auto log_text = [&] {
+    std::ifstream log(dir / "quenchd.log");
+    return std::string((std::istreambuf_iterator<char>(log)), {});
+  };
+  for (int i = 0; i < 400 && log_text().find("connected from") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_NE(log_text().find("connected from"), std::string::npos) << "the worker did not connect";
+  auto submitted =
+      RunCommand(kQuench + " submit --server " + address + " --tls-ca " + cert + " --model " +
+                 (shared / "models/stories260K").string() + " --preset gptq-w4g32 --calib " +
+                 (shared / "data/stories260K-calib.jsonl").string() + " --wait --json");
+  EXPECT_EQ(submitted.exit_code, 0) << submitted.output;
+  EXPECT_EQ(LastJsonLine(submitted.output)["state"], "SUCCEEDED") << submitted.output;
+  EXPECT_NE(log_text().find("calibration shards on 1 workers"), std::string::npos) << log_text();
+  auto plaintext = RunCommand(kQuench + " list --server " + address);
+  EXPECT_EQ(plaintext.exit_code, 5) << plaintext.output;  // no TLS handshake: unavailable
+}
+
 }  // namespace
 }  // namespace quench
