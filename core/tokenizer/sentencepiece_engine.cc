@@ -1,8 +1,10 @@
 #include "core/tokenizer/sentencepiece_engine.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 
@@ -27,12 +29,27 @@ std::vector<std::filesystem::path> ModuleCandidates() {
 }
 
 // Sanitizer runtimes refuse RTLD_DEEPBIND (it would bypass their malloc); those builds load
-// the module without it.
+// the module without it, which is safe only where libprotobuf is not loaded too.
 #if defined(__SANITIZE_ADDRESS__)
 constexpr int kDeepBind = 0;
+constexpr bool kSanitizerBuild = true;
 #else
 constexpr int kDeepBind = RTLD_DEEPBIND;
+constexpr bool kSanitizerBuild = false;
 #endif
+
+bool LibprotobufLoaded() {
+  bool found = false;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* data) {
+        if (info->dlpi_name != nullptr && std::strstr(info->dlpi_name, "libprotobuf.so")) {
+          *static_cast<bool*>(data) = true;
+        }
+        return 0;
+      },
+      &found);
+  return found;
+}
 
 struct LoadedModule {
   SentencePieceLoadFunction load = nullptr;
@@ -42,6 +59,13 @@ struct LoadedModule {
 const LoadedModule& Module() {
   static const LoadedModule module = [] {
     LoadedModule loaded;
+    if (kSanitizerBuild && LibprotobufLoaded()) {
+      // Without RTLD_DEEPBIND libsentencepiece would bind to libprotobuf and abort the process.
+      loaded.error =
+          "SentencePiece cannot be loaded in a sanitizer build of a program that also uses "
+          "libprotobuf (the sanitizer runtime refuses RTLD_DEEPBIND); the normal build can";
+      return loaded;
+    }
     std::string tried;
     for (const auto& candidate : ModuleCandidates()) {
       // RTLD_LOCAL: its symbols (protobuf-lite's among them) never interpose libprotobuf's;

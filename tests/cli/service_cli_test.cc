@@ -239,7 +239,9 @@ TEST(ServiceTlsTest, JobRunsOverTlsAndPlaintextIsRefused) {
                  (shared / "models/stories260K").string() + " --preset gptq-w4g32 --calib " +
                  (shared / "data/stories260K-calib.jsonl").string() + " --wait --json");
   EXPECT_EQ(submitted.exit_code, 0) << submitted.output;
-  EXPECT_EQ(LastJsonLine(submitted.output)["state"], "SUCCEEDED") << submitted.output;
+  const nlohmann::json result = LastJsonLine(submitted.output);
+  ASSERT_TRUE(result.is_object()) << submitted.output.substr(submitted.output.size() - 2000);
+  EXPECT_EQ(result["state"], "SUCCEEDED");
   EXPECT_NE(log_text().find("calibration shards on 1 workers"), std::string::npos) << log_text();
   auto plaintext = RunCommand(kQuench + " list --server " + address);
   EXPECT_EQ(plaintext.exit_code, 5) << plaintext.output;  // no TLS handshake: unavailable

@@ -19,6 +19,16 @@ inline std::filesystem::path SharedPath(const std::string& relative) {
     if (!std::filesystem::exists(path)) GTEST_SKIP() << "missing fixture " << (path); \
   } while (0)
 
+// Skips the current test in sanitizer builds, saying why: for the few tests whose subject the
+// sanitizer runtime itself rules out there (the normal build runs them).
+#if defined(__SANITIZE_ADDRESS__)
+#define QUENCH_SKIP_IN_SANITIZER_BUILD(why) GTEST_SKIP() << "sanitizer build: " << (why)
+#else
+#define QUENCH_SKIP_IN_SANITIZER_BUILD(why) \
+  do {                                      \
+  } while (0)
+#endif
+
 // A directory under the system temp dir, removed with everything in it at scope exit.
 class TempDir {
  public:
