@@ -28,6 +28,19 @@ const std::string kQuench = testing::QuenchBinary();
 const std::string kQuenchd = std::string(QUENCH_BIN_DIR) + "/quenchd";
 const std::string kWorker = std::string(QUENCH_BIN_DIR) + "/quench-worker";
 
+// The preset with 32 calibration sequences instead of 128: the service tests run under the
+// sanitizers too, where a stories260K calibration pass is slow (AWQ's search the most).
+bool WriteSmallRecipe(const std::string& preset, const std::filesystem::path& path) {
+  auto shown = RunCommand(kQuench + " recipe show " + preset);
+  const size_t samples = shown.output.find("samples: 128");
+  if (shown.exit_code != 0 || samples == std::string::npos) {
+    ADD_FAILURE() << shown.output;
+    return false;
+  }
+  std::ofstream(path) << shown.output.replace(samples, 12, "samples: 32");
+  return true;
+}
+
 // The last line of `output`, parsed (null when it is not JSON).
 nlohmann::json LastJsonLine(const std::string& output) {
   std::string text = output;
@@ -91,14 +104,8 @@ TEST_F(ServiceCliTest, GptqAndAwqJobsDownloadTheBytesOfQuenchLocal) {
   const std::string metrics_before = HttpGet(http_port_, "/metrics").second;
   for (const std::string preset : {"gptq-w4g32", "awq-w4g32"}) {
     SCOPED_TRACE(preset);
-    // The preset with 32 calibration sequences instead of 128: AWQ's search is the slow part,
-    // and the sanitizer build runs this too.
     const auto recipe = dir_ / (preset + ".yaml");
-    auto shown = RunCommand(kQuench + " recipe show " + preset);
-    ASSERT_EQ(shown.exit_code, 0) << shown.output;
-    const size_t samples = shown.output.find("samples: 128");
-    ASSERT_NE(samples, std::string::npos) << shown.output;
-    std::ofstream(recipe) << shown.output.replace(samples, 12, "samples: 32");
+    ASSERT_TRUE(WriteSmallRecipe(preset, recipe));
     const auto out = dir_ / ("service-" + preset);
     auto submitted = RunCommand(kQuench + " submit" + connection_ + " --model " + Model() +
                                 " --recipe " + recipe.string() + " --calib " + Calib() +
@@ -234,6 +241,7 @@ TEST(ServiceTlsTest, JobRunsOverTlsAndPlaintextIsRefused) {
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   ASSERT_NE(log_text().find("connected from"), std::string::npos) << "the worker did not connect";
+  ASSERT_TRUE(WriteSmallRecipe("gptq-w4g32", dir / "gptq.yaml"));
   auto submitted =
       RunCommand(kQuench + " submit --server " + address + " --tls-ca " + cert + " --model " +
                  (shared / "models/stories260K").string() + " --preset gptq-w4g32 --calib " +
