@@ -7,17 +7,18 @@
 namespace quench::server {
 
 bool ConnectedWorker::Write(const v1::CoordinatorMessage& message) {
-  std::lock_guard lock(write_mutex_);
+  // The stream belongs to the Connect handler, which returns once the worker is lost: no write
+  // may start after that, and OnLost waits for one in progress (gRPC would free its buffers
+  // under it otherwise).
+  std::lock_guard writing(write_mutex_);
+  {
+    std::lock_guard lock(mutex_);
+    if (lost_) return false;
+  }
   return stream_->Write(message);
 }
 
-void ConnectedWorker::Send(const v1::CoordinatorMessage& message) {
-  {
-    std::lock_guard lock(mutex_);
-    if (lost_) return;
-  }
-  Write(message);
-}
+void ConnectedWorker::Send(const v1::CoordinatorMessage& message) { Write(message); }
 
 absl::StatusOr<TaskReply> ConnectedWorker::Call(const v1::Task& task,
                                                 const std::vector<v1::TensorChunk>& tensors) {
@@ -89,6 +90,7 @@ void ConnectedWorker::OnLost(const std::string& reason) {
     if (!lost_) lost_ = reason;
   }
   changed_.notify_all();
+  std::lock_guard wait_for_writes(write_mutex_);
 }
 
 void WorkerRegistry::Add(std::shared_ptr<ConnectedWorker> worker) {
