@@ -28,7 +28,7 @@ const std::string kQuench = testing::QuenchBinary();
 const std::string kQuenchd = std::string(QUENCH_BIN_DIR) + "/quenchd";
 const std::string kWorker = std::string(QUENCH_BIN_DIR) + "/quench-worker";
 
-// The preset with 32 calibration sequences instead of 128: the service tests run under the
+// The preset with 8 calibration sequences instead of 128: the service tests run under the
 // sanitizers too, where a stories260K calibration pass is slow (AWQ's search the most).
 bool WriteSmallRecipe(const std::string& preset, const std::filesystem::path& path) {
   auto shown = RunCommand(kQuench + " recipe show " + preset);
@@ -37,7 +37,7 @@ bool WriteSmallRecipe(const std::string& preset, const std::filesystem::path& pa
     ADD_FAILURE() << shown.output;
     return false;
   }
-  std::ofstream(path) << shown.output.replace(samples, 12, "samples: 32");
+  std::ofstream(path) << shown.output.replace(samples, 12, "samples: 8");
   return true;
 }
 

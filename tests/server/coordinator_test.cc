@@ -65,10 +65,10 @@ class CoordinatorTest : public ::testing::Test {
     v1::SubmitJobRequest request;
     request.set_request_id(request_id);
     request.mutable_model()->set_local_path(model_.string());
-    // The preset with 16 calibration sequences instead of 128, so the sanitizer run stays short.
+    // The preset with 8 calibration sequences instead of 128, so the sanitizer run stays short.
     if (!preset.empty()) {
       Recipe recipe = LoadPreset(preset).value();
-      recipe.calibration.samples = 16;
+      recipe.calibration.samples = 8;
       request.set_recipe(RecipeToYaml(recipe));
     }
     request.set_calibration_path(calib_.string());
