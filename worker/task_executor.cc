@@ -1,5 +1,8 @@
 #include "worker/task_executor.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "core/util/status_macros.h"
 #include "kernels/cpu/cpu_backend.h"
@@ -12,7 +15,25 @@ struct TaskExecutor::JobState {
   LoadedModel model;
   std::unique_ptr<Transformer> transformer;
   std::unique_ptr<ShardWorker> shards;
+  // The current block's weights as read from the model, and the last versions of each tensor
+  // the coordinator sent for it. A shard continues its half-run block only while the weights
+  // are the same tensors (same storage) as before, as they are in `quench local`; reusing
+  // these keeps it from running the block again from its start for every task.
+  int64_t base_layer = -1;
+  LayerWeights base;
+  std::map<std::string, std::vector<Tensor>> recent;
 };
+
+namespace {
+
+constexpr size_t kRecentVersions = 2;
+
+bool SameBytes(const Tensor& a, const Tensor& b) {
+  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
+         std::memcmp(a.raw_data(), b.raw_data(), a.num_bytes()) == 0;
+}
+
+}  // namespace
 
 TaskExecutor::TaskExecutor() : backend_(kernels::MakeCpuBackend()) {}
 TaskExecutor::~TaskExecutor() = default;
@@ -71,9 +92,23 @@ absl::StatusOr<LayerWeights> TaskExecutor::Weights(JobState& job, const v1::Bloc
   if (block.layer() < 0 || block.layer() >= job.model.spec.num_layers) {
     return absl::InvalidArgumentError(absl::StrCat("no block ", block.layer()));
   }
-  LayerWeights weights = job.model.weights.Layer(block.layer());
+  if (job.base_layer != block.layer()) {
+    job.base = job.model.weights.Layer(block.layer());
+    job.base_layer = block.layer();
+    job.recent.clear();
+  }
+  LayerWeights weights = job.base;
   for (const v1::WeightOverride& override : block.overrides()) {
     QUENCH_ASSIGN_OR_RETURN(Tensor tensor, blobs_.Take(override.blob_id()));
+    std::vector<Tensor>& versions = job.recent[override.name()];
+    auto same = std::find_if(versions.begin(), versions.end(),
+                             [&](const Tensor& seen) { return SameBytes(seen, tensor); });
+    if (same != versions.end()) {
+      tensor = *same;
+    } else {
+      versions.push_back(tensor);
+      if (versions.size() > kRecentVersions) versions.erase(versions.begin());
+    }
     QUENCH_RETURN_IF_ERROR(SetTensor(weights, override.name(), std::move(tensor)));
   }
   return weights;
