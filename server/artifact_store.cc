@@ -58,6 +58,19 @@ absl::StatusOr<fs::path> ArtifactStore::PathOf(const std::string& job_id,
   return root_ / job_id / name;
 }
 
+absl::Status ArtifactStore::RemoveJob(const std::string& job_id) const {
+  if (!IsSafeArtifactPath(job_id) || job_id.find('/') != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("'", job_id, "' is not a valid job id"));
+  }
+  std::error_code error;
+  fs::remove_all(root_ / job_id, error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat((root_ / job_id).string(), ": cannot remove: ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ArtifactRecord> ArtifactStore::Import(const std::string& job_id,
                                                      const std::string& name,
                                                      const fs::path& source) const {

@@ -25,6 +25,9 @@ class ArtifactStore {
                                    uint64_t offset, uint64_t max_bytes) const;
   absl::StatusOr<std::filesystem::path> PathOf(const std::string& job_id,
                                                const std::string& name) const;
+  // Removes every file of the job: what a job that failed while its outputs were being
+  // imported left (none of them was recorded, so none was ever served).
+  absl::Status RemoveJob(const std::string& job_id) const;
   const std::filesystem::path& root() const { return root_; }
 
  private:

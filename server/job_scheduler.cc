@@ -270,14 +270,24 @@ absl::Status JobScheduler::RunAndStore(const JobRecord& job) {
       worker::RunLocalJob(prepared.model_dir, prepared.recipe, staging, callbacks));
   if (ShouldStop(job.job_id)) return absl::CancelledError("job cancelled");
 
-  std::vector<ArtifactRecord> stored;
-  for (const std::string& name : result.files) {
-    QUENCH_ASSIGN_OR_RETURN(ArtifactRecord record,
-                            artifacts_.Import(job.job_id, name, staging / name));
-    stored.push_back(std::move(record));
+  // Imported and recorded together, or not at all: a full disk or a cancellation here leaves
+  // no file of the job in the store.
+  absl::Status stored_all = [&]() -> absl::Status {
+    std::vector<ArtifactRecord> stored;
+    for (const std::string& name : result.files) {
+      QUENCH_ASSIGN_OR_RETURN(ArtifactRecord record,
+                              artifacts_.Import(job.job_id, name, staging / name));
+      stored.push_back(std::move(record));
+    }
+    return store_.CompleteJob(job.job_id, stored, result.report.dump(),
+                              absl::StrCat(stored.size(), " artifacts"));
+  }();
+  if (!stored_all.ok()) {
+    if (auto removed = artifacts_.RemoveJob(job.job_id); !removed.ok()) {
+      spdlog::error("job {}: {}", job.job_id, removed.ToString());
+    }
+    return stored_all;
   }
-  QUENCH_RETURN_IF_ERROR(store_.CompleteJob(job.job_id, stored, result.report.dump(),
-                                            absl::StrCat(stored.size(), " artifacts")));
   Publish(job.job_id, "succeeded");
   return absl::OkStatus();
 }

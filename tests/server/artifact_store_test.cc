@@ -45,6 +45,21 @@ TEST(ArtifactStoreTest, ImportsWithSizeAndDigestAndReadsAtOffsets) {
             absl::StatusCode::kNotFound);
 }
 
+TEST(ArtifactStoreTest, RemoveJobRemovesItsFilesOnly) {
+  TempDir dir;
+  auto store = ArtifactStore::Open(dir / "artifacts");
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE(WriteFileAtomically(dir / "src", "bytes").ok());
+  ASSERT_TRUE(store->Import("job-1", "a/b.safetensors", dir / "src").ok());
+  ASSERT_TRUE(store->Import("job-2", "c.json", dir / "src").ok());
+  ASSERT_TRUE(store->RemoveJob("job-1").ok());
+  EXPECT_FALSE(std::filesystem::exists(dir / "artifacts" / "job-1"));
+  EXPECT_EQ(*store->Read("job-2", "c.json", 0, 10), "bytes");
+  EXPECT_TRUE(store->RemoveJob("job-never").ok());
+  EXPECT_EQ(store->RemoveJob("..").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->RemoveJob("a/b").code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ArtifactStoreTest, NamesThatCouldEscapeAreRefused) {
   for (const char* bad :
        {"", "..", "../x", "a/../../x", "/etc/passwd", "a//b", "a/./b", "a b", "a\\b", "dir/"}) {
