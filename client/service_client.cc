@@ -7,6 +7,7 @@
 #include "client/commands.h"
 #include "core/util/atomic_file.h"
 #include "core/util/status_macros.h"
+#include "core/util/token_file.h"
 
 namespace quench::cli {
 namespace {
@@ -18,23 +19,6 @@ constexpr int kMaxReceiveBytes = 64 << 20;
 std::string EnvOr(const char* name, const std::string& fallback) {
   const char* value = std::getenv(name);
   return value != nullptr && *value != '\0' ? std::string(value) : fallback;
-}
-
-absl::StatusOr<std::string> ReadToken(const std::string& token_file) {
-  QUENCH_ASSIGN_OR_RETURN(const std::string content, ReadInputFile(token_file, "--token-file"));
-  const std::string token(absl::StripAsciiWhitespace(content));
-  if (token.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("--token-file ", token_file, " is empty"));
-  }
-  // Metadata values must be printable ASCII; a stray newline inside would be rejected by gRPC
-  // far from its cause.
-  for (const char c : token) {
-    if (c < 0x20 || c > 0x7e) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--token-file ", token_file, ": the token must be one line of printable ASCII"));
-    }
-  }
-  return token;
 }
 
 }  // namespace
@@ -140,7 +124,7 @@ absl::Status PrepareContext(const ServiceConnection& connection, grpc::ClientCon
                             std::optional<std::chrono::seconds> timeout) {
   // Read on every call: small, and a rotated token is picked up by the next call.
   if (!connection.token_file.empty()) {
-    QUENCH_ASSIGN_OR_RETURN(const std::string token, ReadToken(connection.token_file));
+    QUENCH_ASSIGN_OR_RETURN(const std::string token, ReadTokenFile(connection.token_file));
     context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
   }
   if (timeout) context.set_deadline(std::chrono::system_clock::now() + *timeout);

@@ -1,23 +1,12 @@
 #include "server/auth.h"
 
-#include <fstream>
-#include <sstream>
-
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "core/util/atomic_file.h"
 
 namespace quench::server {
 namespace {
-
-absl::StatusOr<std::string> ReadWholeFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path.string(), ": cannot open"));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // Compares without an early exit, so the time taken does not reveal how much of a guess matched.
 bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
@@ -29,17 +18,6 @@ bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
 }
 
 }  // namespace
-
-absl::StatusOr<std::string> ReadTokenFile(const std::filesystem::path& path) {
-  auto text = ReadWholeFile(path);
-  if (!text.ok())
-    return absl::InvalidArgumentError(absl::StrCat("--token-file ", text.status().message()));
-  std::string token(absl::StripAsciiWhitespace(*text));
-  if (token.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("--token-file ", path.string(), " is empty"));
-  }
-  return token;
-}
 
 grpc::Status TokenAuth::Check(const grpc::ServerContext& context) const {
   if (!token_) return grpc::Status::OK;
@@ -65,10 +43,10 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     return absl::InvalidArgumentError("give both --tls-cert and --tls-key, or neither");
   }
   if (cert_file.empty()) return grpc::InsecureServerCredentials();
-  auto cert = ReadWholeFile(cert_file);
+  auto cert = ReadFileToString(cert_file);
   if (!cert.ok())
     return absl::InvalidArgumentError(absl::StrCat("--tls-cert ", cert.status().message()));
-  auto key = ReadWholeFile(key_file);
+  auto key = ReadFileToString(key_file);
   if (!key.ok())
     return absl::InvalidArgumentError(absl::StrCat("--tls-key ", key.status().message()));
   grpc::SslServerCredentialsOptions options;

@@ -11,9 +11,6 @@
 
 namespace quench::server {
 
-// The token in `path`, surrounding whitespace removed; an empty or unreadable file is an error.
-absl::StatusOr<std::string> ReadTokenFile(const std::filesystem::path& path);
-
 class TokenAuth {
  public:
   // No token: every call is allowed (loopback and trusted networks).

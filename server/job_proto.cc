@@ -1,6 +1,7 @@
 #include "server/job_proto.h"
 
 #include "absl/strings/match.h"
+#include "core/util/status_macros.h"
 
 namespace quench::server {
 
@@ -23,6 +24,15 @@ v1::Job JobToProto(const JobRecord& job, const std::vector<ArtifactRecord>& arti
     added->set_sha256(artifact.sha256);
   }
   return proto;
+}
+
+absl::StatusOr<v1::Job> LoadJobProto(JobStore& store, const std::string& job_id) {
+  QUENCH_ASSIGN_OR_RETURN(const JobRecord job, store.GetJob(job_id));
+  std::vector<ArtifactRecord> artifacts;
+  if (job.state == v1::JOB_STATE_SUCCEEDED) {
+    QUENCH_ASSIGN_OR_RETURN(artifacts, store.Artifacts(job_id));
+  }
+  return JobToProto(job, artifacts);
 }
 
 std::string StateName(v1::JobState state) {

@@ -9,6 +9,8 @@
 namespace quench::server {
 
 v1::Job JobToProto(const JobRecord& job, const std::vector<ArtifactRecord>& artifacts);
+// The job as the API shows it now: its row, and its artifacts once SUCCEEDED.
+absl::StatusOr<v1::Job> LoadJobProto(JobStore& store, const std::string& job_id);
 
 // "SUCCEEDED" for JOB_STATE_SUCCEEDED: how logs and messages name a state.
 std::string StateName(v1::JobState state);

@@ -294,14 +294,10 @@ absl::Status JobScheduler::RunAndStore(const JobRecord& job) {
 
 void JobScheduler::Publish(const std::string& job_id, const std::string& message,
                            const std::vector<LinearReport>& layers, double eta_s) {
-  auto job = store_.GetJob(job_id);
+  auto job = LoadJobProto(store_, job_id);
   if (!job.ok()) return;
-  std::vector<ArtifactRecord> artifacts;
-  if (job->state == v1::JOB_STATE_SUCCEEDED) {
-    if (auto listed = store_.Artifacts(job_id); listed.ok()) artifacts = std::move(*listed);
-  }
   v1::WatchJobResponse event;
-  *event.mutable_job() = JobToProto(*job, artifacts);
+  *event.mutable_job() = *std::move(job);
   event.set_message(message);
   for (const LinearReport& layer : layers) *event.add_layers() = LayerErrorProto(layer);
   event.set_eta_s(eta_s);

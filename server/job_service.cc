@@ -15,19 +15,16 @@ constexpr auto kWatchPoll = std::chrono::milliseconds(500);
     return auth;                                                 \
   }
 
-}  // namespace
-
-absl::StatusOr<v1::Job> JobServiceImpl::LoadJob(const std::string& job_id) {
-  auto job = store_.GetJob(job_id);
-  if (!job.ok()) return job.status();
-  std::vector<ArtifactRecord> artifacts;
-  if (job->state == v1::JOB_STATE_SUCCEEDED) {
-    auto listed = store_.Artifacts(job_id);
-    if (!listed.ok()) return listed.status();
-    artifacts = std::move(*listed);
-  }
-  return JobToProto(*job, artifacts);
+// The job as it stands, as a watch event: what a watcher gets when there is no history.
+v1::WatchJobResponse SnapshotEvent(const v1::Job& job) {
+  v1::WatchJobResponse event;
+  *event.mutable_job() = job;
+  event.set_message(absl::StrCat("job is ", StateName(job.state())));
+  event.set_eta_s(-1);
+  return event;
 }
+
+}  // namespace
 
 grpc::Status JobServiceImpl::SubmitJob(grpc::ServerContext* context,
                                        const v1::SubmitJobRequest* request,
@@ -35,7 +32,7 @@ grpc::Status JobServiceImpl::SubmitJob(grpc::ServerContext* context,
   QUENCH_CHECK_AUTH(context);
   auto created = scheduler_.Submit(*request);
   if (!created.ok()) return ToGrpcStatus(created.status());
-  auto job = LoadJob(created->job.job_id);
+  auto job = LoadJobProto(store_, created->job.job_id);
   if (!job.ok()) return ToGrpcStatus(job.status());
   *response->mutable_job() = std::move(*job);
   response->set_created(created->created);
@@ -45,7 +42,7 @@ grpc::Status JobServiceImpl::SubmitJob(grpc::ServerContext* context,
 grpc::Status JobServiceImpl::GetJob(grpc::ServerContext* context, const v1::GetJobRequest* request,
                                     v1::GetJobResponse* response) {
   QUENCH_CHECK_AUTH(context);
-  auto job = LoadJob(request->job_id());
+  auto job = LoadJobProto(store_, request->job_id());
   if (!job.ok()) return ToGrpcStatus(job.status());
   *response->mutable_job() = std::move(*job);
   return grpc::Status::OK;
@@ -67,7 +64,7 @@ grpc::Status JobServiceImpl::ListJobs(grpc::ServerContext* context,
     if (!jobs.ok()) return ToGrpcStatus(jobs.status());
     for (const JobRecord& job : *jobs) {
       if (request->state() != v1::JOB_STATE_UNSPECIFIED && job.state != request->state()) continue;
-      auto listed = LoadJob(job.job_id);
+      auto listed = LoadJobProto(store_, job.job_id);
       if (listed.ok()) *response->add_jobs() = std::move(*listed);
     }
     token = next;
@@ -81,18 +78,14 @@ grpc::Status JobServiceImpl::WatchJob(grpc::ServerContext* context,
                                       const v1::WatchJobRequest* request,
                                       grpc::ServerWriter<v1::WatchJobResponse>* writer) {
   QUENCH_CHECK_AUTH(context);
-  auto job = LoadJob(request->job_id());
+  auto job = LoadJobProto(store_, request->job_id());
   if (!job.ok()) return ToGrpcStatus(job.status());
   size_t next = 0;
   // This coordinator's history of the job first (so a late watcher sees every block); when it
   // has none (the job ended before it started, say), the job as it stands.
   auto events = events_.WaitFrom(request->job_id(), 0, std::chrono::milliseconds(0));
   if (events.empty()) {
-    v1::WatchJobResponse current;
-    *current.mutable_job() = *job;
-    current.set_message(absl::StrCat("job is ", StateName(job->state())));
-    current.set_eta_s(-1);
-    if (!writer->Write(current)) return grpc::Status::CANCELLED;
+    if (!writer->Write(SnapshotEvent(*job))) return grpc::Status::CANCELLED;
     if (IsTerminal(job->state())) return grpc::Status::OK;
   }
   for (;;) {
@@ -105,15 +98,11 @@ grpc::Status JobServiceImpl::WatchJob(grpc::ServerContext* context,
     events = events_.WaitFrom(request->job_id(), next, kWatchPoll);
     if (events.empty()) {
       // Ended without an event this watcher can see (its history was forgotten): say so.
-      auto now = LoadJob(request->job_id());
+      auto now = LoadJobProto(store_, request->job_id());
       if (now.ok() && IsTerminal(now->state())) {
         events = events_.WaitFrom(request->job_id(), next, std::chrono::milliseconds(0));
         if (events.empty()) {
-          v1::WatchJobResponse last;
-          *last.mutable_job() = *now;
-          last.set_message(absl::StrCat("job is ", StateName(now->state())));
-          last.set_eta_s(-1);
-          writer->Write(last);
+          writer->Write(SnapshotEvent(*now));
           return grpc::Status::OK;
         }
       }
@@ -127,7 +116,7 @@ grpc::Status JobServiceImpl::CancelJob(grpc::ServerContext* context,
   QUENCH_CHECK_AUTH(context);
   auto cancelled = scheduler_.Cancel(request->job_id());
   if (!cancelled.ok()) return ToGrpcStatus(cancelled.status());
-  auto job = LoadJob(request->job_id());
+  auto job = LoadJobProto(store_, request->job_id());
   if (!job.ok()) return ToGrpcStatus(job.status());
   *response->mutable_job() = std::move(*job);
   return grpc::Status::OK;
@@ -137,7 +126,7 @@ grpc::Status JobServiceImpl::DownloadArtifact(
     grpc::ServerContext* context, const v1::DownloadArtifactRequest* request,
     grpc::ServerWriter<v1::DownloadArtifactResponse>* writer) {
   QUENCH_CHECK_AUTH(context);
-  auto job = LoadJob(request->job_id());
+  auto job = LoadJobProto(store_, request->job_id());
   if (!job.ok()) return ToGrpcStatus(job.status());
   if (job->state() != v1::JOB_STATE_SUCCEEDED) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,

@@ -37,8 +37,6 @@ class JobServiceImpl final : public v1::JobService::Service {
                                 grpc::ServerWriter<v1::DownloadArtifactResponse>* writer) override;
 
  private:
-  absl::StatusOr<v1::Job> LoadJob(const std::string& job_id);
-
   JobScheduler& scheduler_;
   JobStore& store_;
   const ArtifactStore& artifacts_;

@@ -256,15 +256,7 @@ absl::Status JobStore::CompleteJob(const std::string& job_id,
           "job ", job_id, " is ", v1::JobState_Name(job.state), "; it cannot become SUCCEEDED"));
     }
     for (const ArtifactRecord& artifact : artifacts) {
-      QUENCH_ASSIGN_OR_RETURN(
-          auto insert,
-          db_->Prepare("INSERT INTO artifacts (job_id, name, size_bytes, sha256) VALUES "
-                       "(?1, ?2, ?3, ?4)"));
-      insert.Bind(1, job_id)
-          .Bind(2, artifact.name)
-          .Bind(3, static_cast<int64_t>(artifact.size_bytes))
-          .Bind(4, artifact.sha256);
-      QUENCH_RETURN_IF_ERROR(insert.Run());
+      QUENCH_RETURN_IF_ERROR(InsertArtifactLocked(job_id, artifact));
     }
     QUENCH_ASSIGN_OR_RETURN(auto update,
                             db_->Prepare("UPDATE jobs SET state=?2, message=?3, report_json=?4, "
@@ -285,6 +277,11 @@ absl::Status JobStore::CompleteJob(const std::string& job_id,
 
 absl::Status JobStore::AddArtifact(const std::string& job_id, const ArtifactRecord& artifact) {
   std::lock_guard lock(mutex_);
+  return InsertArtifactLocked(job_id, artifact);
+}
+
+absl::Status JobStore::InsertArtifactLocked(const std::string& job_id,
+                                            const ArtifactRecord& artifact) {
   QUENCH_ASSIGN_OR_RETURN(
       auto insert, db_->Prepare("INSERT INTO artifacts (job_id, name, size_bytes, sha256) VALUES "
                                 "(?1, ?2, ?3, ?4)"));

@@ -83,6 +83,7 @@ class JobStore {
  private:
   explicit JobStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
   absl::StatusOr<JobRecord> GetJobLocked(const std::string& job_id);
+  absl::Status InsertArtifactLocked(const std::string& job_id, const ArtifactRecord& artifact);
 
   std::mutex mutex_;
   std::unique_ptr<SqliteDb> db_;

@@ -1,38 +1,18 @@
 // quenchd: the Quench coordinator daemon. Flags may also come from a config file (--config,
 // TOML or INI: one `name = value` per flag).
-#include <signal.h>
-
 #include <fstream>
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "core/util/termination_signal.h"
+#include "core/util/token_file.h"
 #include "nlohmann/json.hpp"
-#include "server/auth.h"
 #include "server/coordinator.h"
 #include "spdlog/spdlog.h"
 
-namespace {
-
-// Blocks until SIGTERM or SIGINT: the signals are blocked in every thread and taken here.
-int WaitForTerminationSignal() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  int received = 0;
-  sigwait(&signals, &received);
-  return received;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   // Before any thread starts, so every thread inherits the mask and the signal reaches sigwait.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  quench::BlockTerminationSignals();
 
   CLI::App app{
       "quenchd: the Quench coordinator. Accepts quantization jobs over gRPC "
@@ -74,7 +54,7 @@ int main(int argc, char** argv) {
   options.data_dir = data_dir;
   for (const auto& root : model_roots) options.model_roots.emplace_back(root);
   if (!token_file.empty()) {
-    auto token = quench::server::ReadTokenFile(token_file);
+    auto token = quench::ReadTokenFile(token_file);
     if (!token.ok()) {
       std::cerr << "quenchd: " << token.status().message() << "\n";
       return 2;
@@ -97,7 +77,7 @@ int main(int argc, char** argv) {
     std::ofstream(temporary) << ready.dump() << "\n";
     std::rename(temporary.c_str(), ready_file.c_str());
   }
-  const int signal_number = WaitForTerminationSignal();
+  const int signal_number = quench::WaitForTerminationSignal();
   spdlog::info("quenchd: signal {} received", signal_number);
   (*coordinator)->Shutdown();
   return 0;

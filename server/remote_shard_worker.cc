@@ -2,6 +2,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -75,15 +76,13 @@ absl::StatusOr<GroupStatistics> RemoteShardWorker::CollectStatistics(int64_t sha
                                                                      const LayerWeights& weights,
                                                                      InputGroup group,
                                                                      bool with_abs_sums) {
-  v1::Task task = NewTask();
-  std::vector<v1::TensorChunk> tensors;
-  auto* collect = task.mutable_collect_statistics();
-  collect->set_shard(shard);
-  QUENCH_ASSIGN_OR_RETURN(*collect->mutable_weights(), Describe(weights, tensors));
-  collect->set_group(worker::ToWire(group));
-  collect->set_with_abs_sums(with_abs_sums);
-  QUENCH_ASSIGN_OR_RETURN(TaskReply reply, Run(shard, task, tensors));
-  return StatisticsFrom(std::move(reply));
+  std::optional<GroupStatistics> stats;
+  QUENCH_RETURN_IF_ERROR(CollectStatisticsEach({shard}, weights, group, with_abs_sums,
+                                               [&](int64_t, GroupStatistics result) {
+                                                 stats = std::move(result);
+                                                 return absl::OkStatus();
+                                               }));
+  return *std::move(stats);
 }
 
 absl::StatusOr<GroupStatistics> RemoteShardWorker::StatisticsFrom(TaskReply reply) {
@@ -104,28 +103,19 @@ absl::StatusOr<GroupStatistics> RemoteShardWorker::StatisticsFrom(TaskReply repl
 }
 
 absl::Status RemoteShardWorker::AdvanceBlock(int64_t shard, const LayerWeights& weights) {
-  v1::Task task = NewTask();
-  std::vector<v1::TensorChunk> tensors;
-  task.mutable_advance_block()->set_shard(shard);
-  QUENCH_ASSIGN_OR_RETURN(*task.mutable_advance_block()->mutable_weights(),
-                          Describe(weights, tensors));
-  return Run(shard, task, tensors).status();
+  return AdvanceBlockEach({shard}, weights);
 }
 
 absl::StatusOr<std::vector<double>> RemoteShardWorker::CandidateLosses(
     int64_t shard, const LayerWeights& reference, const std::vector<LayerWeights>& candidates,
     InputGroup group) {
-  v1::Task task = NewTask();
-  std::vector<v1::TensorChunk> tensors;
-  auto* losses = task.mutable_candidate_losses();
-  losses->set_shard(shard);
-  QUENCH_ASSIGN_OR_RETURN(*losses->mutable_reference(), Describe(reference, tensors));
-  for (const LayerWeights& candidate : candidates) {
-    QUENCH_ASSIGN_OR_RETURN(*losses->add_candidates(), Describe(candidate, tensors));
-  }
-  losses->set_group(worker::ToWire(group));
-  QUENCH_ASSIGN_OR_RETURN(TaskReply reply, Run(shard, task, tensors));
-  return LossesFrom(reply, candidates.size());
+  std::vector<double> losses;
+  QUENCH_RETURN_IF_ERROR(CandidateLossesEach({shard}, reference, candidates, group,
+                                             [&](int64_t, std::vector<double> result) {
+                                               losses = std::move(result);
+                                               return absl::OkStatus();
+                                             }));
+  return losses;
 }
 
 absl::StatusOr<std::vector<double>> RemoteShardWorker::LossesFrom(const TaskReply& reply,
@@ -259,30 +249,38 @@ std::vector<absl::StatusOr<GptqResult>> RemoteShardWorker::SolveGptqEach(
   std::vector<absl::StatusOr<GptqResult>> results(solves.size(),
                                                   absl::UnavailableError("no worker is connected"));
   if (workers_.empty()) return results;
+  // Tasks are made here, before the threads start; the solves of a group share one Hessian,
+  // whose chunks are made once.
   const std::string options_json = worker::GptqOptionsToWire(options);
+  std::map<const std::vector<double>*, std::pair<std::string, std::vector<v1::TensorChunk>>>
+      hessians;
+  std::vector<v1::Task> tasks(solves.size());
+  std::vector<std::vector<v1::TensorChunk>> tensors(solves.size());
+  for (size_t i = 0; i < solves.size(); ++i) {
+    const GptqSolve& solve = solves[i];
+    auto& [hessian_blob, hessian_chunks] = hessians[solve.hessian];
+    if (hessian_blob.empty()) {
+      const int64_t cols = solve.weight->dim(1);
+      Tensor hessian = Tensor::Zeros(DType::kF64, {cols, cols});
+      std::copy(solve.hessian->begin(), solve.hessian->end(), hessian.mutable_data<double>());
+      hessian_blob = absl::StrCat("h", next_blob_++);
+      hessian_chunks = worker::TensorToChunks(hessian_blob, hessian);
+    }
+    const std::string weight_blob = absl::StrCat("w", next_blob_++);
+    tensors[i] = worker::TensorToChunks(weight_blob, *solve.weight);
+    tensors[i].insert(tensors[i].end(), hessian_chunks.begin(), hessian_chunks.end());
+    tasks[i] = NewTask();
+    auto* gptq = tasks[i].mutable_solve_gptq();
+    gptq->set_linear_name(solve.name);
+    gptq->set_weight_blob_id(weight_blob);
+    gptq->set_hessian_blob_id(hessian_blob);
+    gptq->set_grid_json(worker::GridToWire(solve.grid));
+    gptq->set_options_json(options_json);
+  }
   const auto solve_one = [&](size_t i) {
     const GptqSolve& solve = solves[i];
     const int64_t rows = solve.weight->dim(0), cols = solve.weight->dim(1);
-    v1::Task task;
-    std::vector<v1::TensorChunk> tensors;
-    {
-      std::lock_guard lock(task_mutex_);
-      task = NewTask();
-      const std::string prefix = absl::StrCat("s", next_blob_++);
-      Tensor hessian = Tensor::Zeros(DType::kF64, {cols, cols});
-      std::copy(solve.hessian->begin(), solve.hessian->end(), hessian.mutable_data<double>());
-      tensors = worker::TensorToChunks(prefix + "/w", *solve.weight);
-      for (auto& chunk : worker::TensorToChunks(prefix + "/h", hessian)) {
-        tensors.push_back(std::move(chunk));
-      }
-      auto* gptq = task.mutable_solve_gptq();
-      gptq->set_linear_name(solve.name);
-      gptq->set_weight_blob_id(prefix + "/w");
-      gptq->set_hessian_blob_id(prefix + "/h");
-      gptq->set_grid_json(worker::GridToWire(solve.grid));
-      gptq->set_options_json(options_json);
-    }
-    auto reply = workers_[i % workers_.size()]->Call(task, tensors);
+    auto reply = workers_[i % workers_.size()]->Call(tasks[i], tensors[i]);
     if (!reply.ok()) {
       results[i] = reply.status();
       return;

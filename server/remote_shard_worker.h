@@ -5,10 +5,8 @@
 // gives the same bytes however many workers there are.
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -71,7 +69,6 @@ class RemoteShardWorker final : public ShardWorker {
   std::string job_id_;
   std::string model_path_;
   const ModelWeights& original_;
-  std::mutex task_mutex_;  // task and blob numbers, when solves are prepared on several threads
   int64_t next_task_ = 0;
   int64_t next_blob_ = 0;
 };

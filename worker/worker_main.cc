@@ -1,38 +1,17 @@
 // quench-worker: runs quantization work for a quenchd coordinator.
-#include <signal.h>
-
 #include <atomic>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <thread>
 
 #include "CLI/CLI.hpp"
-#include "absl/strings/ascii.h"
+#include "core/util/atomic_file.h"
+#include "core/util/termination_signal.h"
+#include "core/util/token_file.h"
 #include "spdlog/spdlog.h"
 #include "worker/worker_connection.h"
 
-namespace {
-
-std::string ReadFile(const std::string& path, const char* flag) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::cerr << "quench-worker: " << flag << " " << path << ": cannot open\n";
-    std::exit(2);
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  quench::BlockTerminationSignals();
 
   CLI::App app{
       "quench-worker: holds calibration shards and runs quantization tasks for a quenchd "
@@ -54,14 +33,25 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   if (!token_file.empty()) {
-    options.token = std::string(absl::StripAsciiWhitespace(ReadFile(token_file, "--token-file")));
+    auto token = quench::ReadTokenFile(token_file);
+    if (!token.ok()) {
+      std::cerr << "quench-worker: " << token.status().message() << "\n";
+      return 2;
+    }
+    options.token = *token;
   }
-  if (!tls_ca.empty()) options.tls_ca_pem = ReadFile(tls_ca, "--tls-ca");
+  if (!tls_ca.empty()) {
+    auto pem = quench::ReadFileToString(tls_ca);
+    if (!pem.ok()) {
+      std::cerr << "quench-worker: --tls-ca " << pem.status().message() << "\n";
+      return 2;
+    }
+    options.tls_ca_pem = *pem;
+  }
 
   std::atomic<bool> stop{false};
   std::thread signal_waiter([&] {
-    int received = 0;
-    sigwait(&signals, &received);
+    const int received = quench::WaitForTerminationSignal();
     spdlog::info("quench-worker: signal {}: finishing the current task, then leaving", received);
     stop = true;
   });
