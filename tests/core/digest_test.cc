@@ -53,6 +53,28 @@ TEST(Crc32cTest, CheckValueAndRfc3720Vectors) {
   EXPECT_EQ(Crc32c(ascending.data(), ascending.size()), 0x46DD794Eu);
 }
 
+TEST(Crc32cTest, PortableVersionAgreesOnTheVectors) {
+  EXPECT_EQ(Crc32cPortable("123456789", 9), 0xE3069283u);
+  const std::string ones(32, '\xff');
+  EXPECT_EQ(Crc32cPortable(ones.data(), ones.size()), 0x62A8AB43u);
+}
+
+// The CPU instruction path (where there is one) against the byte-at-a-time table, on every
+// length around the 8-byte steps and at unaligned starts.
+TEST(Crc32cTest, FastPathEqualsPortableOnAnyLengthAndAlignment) {
+  std::mt19937 random(7);
+  std::string bytes(4099, '\0');
+  for (char& byte : bytes) byte = static_cast<char>(random());
+  for (size_t start = 0; start < 9; ++start) {
+    for (size_t size : {size_t{0}, size_t{1}, size_t{7}, size_t{8}, size_t{9}, size_t{63},
+                        size_t{64}, size_t{1000}, size_t{4090}}) {
+      EXPECT_EQ(Crc32c(bytes.data() + start, size, 0x1234u),
+                Crc32cPortable(bytes.data() + start, size, 0x1234u))
+          << "start " << start << " size " << size;
+    }
+  }
+}
+
 TEST(Crc32cTest, ExtendsAcrossChunks) {
   const std::string text = "the quick brown fox jumps over the lazy dog";
   const uint32_t whole = Crc32c(text.data(), text.size());
