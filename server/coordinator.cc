@@ -19,6 +19,12 @@
 #include "spdlog/spdlog.h"
 
 namespace quench::server {
+namespace {
+
+// Hessians and activations travel in 1 MiB chunks; headroom for the message around one.
+constexpr int kMaxMessageBytes = 64 << 20;
+
+}  // namespace
 
 struct Coordinator::Parts {
   std::unique_ptr<JobStore> store;
@@ -55,6 +61,19 @@ Coordinator::~Coordinator() { Shutdown(); }
 
 int Coordinator::grpc_port() const { return parts_->grpc_port; }
 int Coordinator::http_port() const { return parts_->http ? parts_->http->port() : 0; }
+
+std::shared_ptr<grpc::Channel> Coordinator::InProcessChannel() const {
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  return parts_->grpc_server->InProcessChannel(arguments);
+}
+
+size_t Coordinator::workers_connected() const { return parts_->workers.Snapshot().size(); }
+
+absl::StatusOr<std::filesystem::path> Coordinator::ArtifactPath(const std::string& job_id,
+                                                                const std::string& name) const {
+  return parts_->artifacts->PathOf(job_id, name);
+}
 
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions& options) {
   auto parts = std::make_unique<Parts>();
@@ -93,13 +112,14 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, credentials, &parts->grpc_port);
+  if (!options.listen.empty()) {
+    builder.AddListeningPort(options.listen, credentials, &parts->grpc_port);
+  }
   builder.RegisterService(parts->job_service.get());
   builder.RegisterService(parts->worker_service.get());
-  // Hessians and activations travel in 1 MiB chunks; headroom for the message around one.
-  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   parts->grpc_server = builder.BuildAndStart();
-  if (parts->grpc_server == nullptr || parts->grpc_port == 0) {
+  if (parts->grpc_server == nullptr || (!options.listen.empty() && parts->grpc_port == 0)) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen, " (--listen): in use or not local?"));
   }

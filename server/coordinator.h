@@ -11,10 +11,15 @@
 
 #include "absl/status/statusor.h"
 
+namespace grpc {
+class Channel;
+}
+
 namespace quench::server {
 
 struct CoordinatorOptions {
-  std::string listen = "127.0.0.1:7070";       // gRPC; port 0 picks a free one
+  // gRPC; port 0 picks a free one. Empty: no port, calls only through InProcessChannel().
+  std::string listen = "127.0.0.1:7070";
   std::string http_listen = "127.0.0.1:9090";  // /metrics, /healthz, /readyz; empty: none
   std::filesystem::path data_dir = "quench-data";
   std::vector<std::filesystem::path> model_roots;
@@ -32,8 +37,17 @@ class Coordinator {
   // Stops taking calls, lets streams end, stops the runners (running jobs go back to QUEUED).
   void Shutdown();
 
-  int grpc_port() const;
+  int grpc_port() const;  // 0 without a listening port
   int http_port() const;  // 0 without HTTP
+
+  // A channel to this coordinator's services within the process (JobService, WorkerService):
+  // what `quench local` talks through, no socket involved.
+  std::shared_ptr<grpc::Channel> InProcessChannel() const;
+  // Workers registered now.
+  size_t workers_connected() const;
+  // Where the store keeps a finished job's artifact.
+  absl::StatusOr<std::filesystem::path> ArtifactPath(const std::string& job_id,
+                                                     const std::string& name) const;
 
  private:
   struct Parts;

@@ -1,6 +1,6 @@
 // Runs the coordinator's jobs: takes submissions (validated, then durable in the job store),
-// keeps a bounded queue, and runs each job on a runner thread — until work is spread over
-// remote workers, through the same RunLocalJob as `quench local`, so both give the same bytes.
+// keeps a bounded queue, and runs each job on a runner thread through RunLocalJob, its shards on
+// the connected workers (or in this process without any).
 // Every state change and finished block is recorded in the store and published to watchers.
 #pragma once
 

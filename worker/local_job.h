@@ -1,7 +1,7 @@
 // A whole quantization job on this machine, in one process: plan the solves the recipe's
 // outputs need, calibrate and solve block by block, write every output and evaluate. What
-// `quench local quantize` runs, and what quenchd runs for a job until the work is spread over
-// workers.
+// quenchd's runners (and so `quench local quantize`, through its in-process coordinator) run for
+// a job; the shards live wherever `make_shard_worker` puts them.
 #pragma once
 
 #include <filesystem>

@@ -154,7 +154,9 @@ absl::Status RunWorker(const WorkerOptions& options, const std::atomic<bool>& st
           : grpc::SslCredentials(grpc::SslCredentialsOptions{options.tls_ca_pem, "", ""});
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(64 << 20);
-  auto channel = grpc::CreateCustomChannel(options.coordinator, credentials, arguments);
+  auto channel = options.channel != nullptr
+                     ? options.channel
+                     : grpc::CreateCustomChannel(options.coordinator, credentials, arguments);
   auto stub = v1::WorkerService::NewStub(channel);
   auto executor = std::make_unique<TaskExecutor>();
   double backoff = 0.5;

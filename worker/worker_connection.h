@@ -4,15 +4,23 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
+
+namespace grpc {
+class Channel;
+}
 
 namespace quench::worker {
 
 struct WorkerOptions {
   std::string coordinator = "localhost:7070";  // HOST:PORT
-  std::string name;                            // empty: host name and process id
+  // When set, the worker talks through this channel instead of connecting to `coordinator`:
+  // an in-process coordinator's (`quench local`).
+  std::shared_ptr<grpc::Channel> channel;
+  std::string name;  // empty: host name and process id
   std::string device = "cpu";
   std::string token;       // bearer token, empty for none
   std::string tls_ca_pem;  // root certificate: connect over TLS when set

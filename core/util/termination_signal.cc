@@ -28,4 +28,13 @@ int WaitForTerminationSignal() {
   return received;
 }
 
+int WaitForTerminationSignalFor(double seconds) {
+  const sigset_t signals = TerminationSignals();
+  timespec timeout;
+  timeout.tv_sec = static_cast<time_t>(seconds);
+  timeout.tv_nsec = static_cast<long>((seconds - static_cast<double>(timeout.tv_sec)) * 1e9);
+  const int received = sigtimedwait(&signals, nullptr, &timeout);
+  return received > 0 ? received : 0;
+}
+
 }  // namespace quench

@@ -7,5 +7,7 @@ namespace quench {
 void BlockTerminationSignals();
 // Blocks until SIGTERM or SIGINT arrives; the signal's number.
 int WaitForTerminationSignal();
+// As above for at most `seconds`; 0 when none arrived by then.
+int WaitForTerminationSignalFor(double seconds);
 
 }  // namespace quench

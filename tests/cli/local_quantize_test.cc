@@ -1,9 +1,14 @@
 // `quench local quantize` as a user runs it: real processes, artifacts checked from outside.
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <iostream>
 #include <string>
+#include <thread>
 
 #include "core/util/atomic_file.h"
 #include "nlohmann/json.hpp"
+#include "tests/cli/daemon_process.h"
 #include "tests/cli/run_command.h"
 #include "tests/core/test_paths.h"
 
@@ -74,6 +79,42 @@ TEST(LocalQuantizeTest, FakeQuantModelReproducesTheReport) {
               report["evaluation"]["perplexity"].get<double>(), 1e-6);
   EXPECT_NEAR(eval_json["reference_perplexity"].get<double>(), 4.229785, 1e-4);
   EXPECT_GT(eval_json["kl_divergence"].get<double>(), 0.0);
+}
+
+// SIGTERM / Ctrl-C while the job runs: the job is cancelled, the command exits 130 promptly, and
+// the output directory holds nothing (not even the private store it ran in).
+TEST(LocalQuantizeTest, InterruptCancelsTheJobAndLeavesNothing) {
+  TempDir dir;
+  auto made = testing::RunCommand(
+      kQuench +
+      " testgen --hidden 512 --intermediate 1024 --layers 8 --heads 8 --kv-heads 4 "
+      "--vocab 512 --seed 5 --out " +
+      (dir / "model").string() + " --tokens-out " + (dir / "tokens.jsonl").string() +
+      " --token-sequences 32 --token-length 128");
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  const auto out = dir / "out";
+  testing::DaemonProcess job(
+      kQuench,
+      {"local", "quantize", "--model", (dir / "model").string(), "--preset", "gptq-w4g128",
+       "--calib", (dir / "tokens.jsonl").string(), "--out", out.string()},
+      dir / "job.log");
+  // The job is running once its store exists; give it a moment into its first block.
+  for (int i = 0; i < 600 && !std::filesystem::exists(out / ".quench-local" / "jobs.db"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(std::filesystem::exists(out / ".quench-local" / "jobs.db"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto stop_start = std::chrono::steady_clock::now();
+  EXPECT_EQ(job.Stop(), 130) << ReadFileToString(dir / "job.log").value_or("");
+  std::cout << "stopped "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - stop_start).count()
+            << " s after the signal\n";
+  EXPECT_NE(ReadFileToString(dir / "job.log").value_or("").find("interrupted"), std::string::npos);
+  std::vector<std::string> left;
+  for (const auto& entry : std::filesystem::directory_iterator(out)) {
+    left.push_back(entry.path().filename().string());
+  }
+  EXPECT_TRUE(left.empty()) << "left in --out: " << left.front();
 }
 
 TEST(LocalQuantizeTest, ClearErrors) {
