@@ -94,6 +94,7 @@ absl::StatusOr<LocalJobResult> RunLocalJob(const std::filesystem::path& model_di
   DriverOptions options;
   options.progress = callbacks.progress;
   options.cancelled = callbacks.cancelled;
+  options.checkpoints = callbacks.checkpoints;
   QUENCH_ASSIGN_OR_RETURN(const std::vector<QuantizationOutcome> outcomes,
                           RunQuantizationJobVariants(model.spec, model.weights, variants, recipe,
                                                      calibration, *worker, options));

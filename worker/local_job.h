@@ -28,6 +28,8 @@ struct LocalJobCallbacks {
   std::function<bool()> cancelled;
   // Where the calibration shards live; unset: in this process (MakeLocalShardWorker).
   std::function<std::unique_ptr<ShardWorker>(const ModelWeights& original)> make_shard_worker;
+  // Where finished blocks are saved, and a job run again resumes; null: nothing is saved.
+  BlockCheckpoints* checkpoints = nullptr;
 };
 
 struct LocalJobResult {

@@ -101,9 +101,11 @@ class JobRunner {
         visit_order_(std::move(visit_order)) {}
 
   // Quantizes the block's planned linears in `weights`, appending them to `linears` and their
-  // reports to `reports`, then advances the shards through the quantized block.
-  absl::Status RunBlock(const PlannedBlock& block, LayerWeights& weights,
-                        std::vector<QuantizedLinear>& linears, std::vector<LinearReport>& reports) {
+  // reports to `reports`. The shards advance through the block afterwards (AdvanceShards), once
+  // its results are saved.
+  absl::Status SolveBlock(const PlannedBlock& block, LayerWeights& weights,
+                          std::vector<QuantizedLinear>& linears,
+                          std::vector<LinearReport>& reports) {
     if (recipe_.method == QuantMethod::kAwq) {
       QUENCH_RETURN_IF_ERROR(
           RunAwqBlock(spec_, block, recipe_.awq, worker_, visit_order_, weights, linears, reports));
@@ -131,8 +133,13 @@ class JobRunner {
             SolveGroup(block, block.groups[g], hessians[g], weights, linears, reports));
       }
     }
-    if (calibrated()) QUENCH_RETURN_IF_ERROR(worker_.AdvanceBlockEach(visit_order_, weights));
     return absl::OkStatus();
+  }
+
+  // The shards' activations through the block as quantized.
+  absl::Status AdvanceShards(const LayerWeights& weights) {
+    if (!calibrated()) return absl::OkStatus();
+    return worker_.AdvanceBlockEach(visit_order_, weights);
   }
 
  private:
@@ -377,28 +384,59 @@ absl::StatusOr<std::vector<QuantizationOutcome>> RunQuantizationJobVariants(
     runners.emplace_back(spec, recipe, *views[v], options, visit_order);
   }
 
+  int64_t saved_blocks = 0;
+  if (options.checkpoints != nullptr) {
+    QUENCH_ASSIGN_OR_RETURN(saved_blocks, options.checkpoints->SavedBlocks());
+  }
   for (int64_t layer_index = 0; layer_index < spec.num_layers; ++layer_index) {
     ReleaseFreedMemory();  // what the previous block freed
     if (options.cancelled && options.cancelled()) return absl::CancelledError("job cancelled");
     const LayerWeights original_layer = original.Layer(layer_index);
-    size_t block_linears = 0;  // the first variant's reports this block added
+    const bool restored = layer_index < saved_blocks;
+    std::vector<BlockResult> results;
+    if (restored) {
+      std::vector<const PlannedBlock*> blocks;
+      for (const JobVariant& variant : variants)
+        blocks.push_back(&variant.plan->blocks[layer_index]);
+      QUENCH_ASSIGN_OR_RETURN(results,
+                              options.checkpoints->Load(layer_index, original_layer, blocks));
+      if (results.size() != variants.size()) {
+        return absl::DataLossError(absl::StrCat("the checkpoint of block ", layer_index, " holds ",
+                                                results.size(), " variants, not ",
+                                                variants.size()));
+      }
+    } else {
+      results.resize(variants.size());
+      for (size_t v = 0; v < variants.size(); ++v) {
+        results[v].weights = original_layer;
+        QUENCH_RETURN_IF_ERROR(runners[v].SolveBlock(variants[v].plan->blocks[layer_index],
+                                                     results[v].weights, results[v].linears,
+                                                     results[v].reports));
+      }
+    }
     for (size_t v = 0; v < variants.size(); ++v) {
-      const PlannedBlock& block = variants[v].plan->blocks[layer_index];
-      LayerWeights layer = original_layer;
-      std::vector<QuantizedLinear> linears;
-      const size_t reports_before = outcomes[v].reports.size();
-      QUENCH_RETURN_IF_ERROR(runners[v].RunBlock(block, layer, linears, outcomes[v].reports));
-      if (v == 0) block_linears = outcomes[v].reports.size() - reports_before;
-      outcomes[v].linears += static_cast<int64_t>(linears.size());
-      for (QuantizationSink* sink : variants[v].sinks)
-        QUENCH_RETURN_IF_ERROR(sink->AddBlock(block.layer, layer, linears));
+      BlockResult& result = results[v];
+      outcomes[v].linears += static_cast<int64_t>(result.linears.size());
+      outcomes[v].reports.insert(outcomes[v].reports.end(), result.reports.begin(),
+                                 result.reports.end());
+      for (QuantizationSink* sink : variants[v].sinks) {
+        QUENCH_RETURN_IF_ERROR(sink->AddBlock(variants[v].plan->blocks[layer_index].layer,
+                                              result.weights, result.linears));
+      }
+    }
+    // Saved before any shard moves past the block: a shard rebuilt elsewhere (a lost worker)
+    // or a resumed job replays exactly the saved blocks.
+    if (options.checkpoints != nullptr && !restored) {
+      QUENCH_RETURN_IF_ERROR(options.checkpoints->Save(layer_index, original_layer, results));
+    }
+    for (size_t v = 0; v < variants.size(); ++v) {
+      QUENCH_RETURN_IF_ERROR(runners[v].AdvanceShards(results[v].weights));
     }
     if (options.progress) {
-      const auto& reports = outcomes.front().reports;
-      const size_t first = reports.size() - block_linears;
       options.progress({layer_index + 1, spec.num_layers,
-                        absl::StrCat("block ", layer_index, " done"),
-                        std::vector<LinearReport>(reports.begin() + first, reports.end())});
+                        absl::StrCat("block ", layer_index,
+                                     restored ? " restored from its checkpoint" : " done"),
+                        results.front().reports});
     }
   }
   for (const JobVariant& variant : variants) {

@@ -39,6 +39,32 @@ struct DriverProgress {
   std::vector<LinearReport> finished_layers;
 };
 
+// One variant's results for a finished block: what its sinks got and what it reported.
+struct BlockResult {
+  LayerWeights weights;  // as quantized (dequantized fp32, AWQ scales folded)
+  std::vector<QuantizedLinear> linears;
+  std::vector<LinearReport> reports;
+};
+
+// Durable results of finished blocks (DESIGN §6). The driver saves each block's results (every
+// variant's) before the shards advance through it; a job run again resumes after the blocks
+// saved: their results go to the sinks again and the shards advance through them, with no
+// statistics gathered and nothing solved, so the bytes are those of an uninterrupted run.
+class BlockCheckpoints {
+ public:
+  virtual ~BlockCheckpoints() = default;
+  // How many leading blocks (0, 1, ...) have saved results.
+  virtual absl::StatusOr<int64_t> SavedBlocks() = 0;
+  // `original`: the block's weights as the model has them (only what changed need be kept).
+  virtual absl::Status Save(int64_t layer, const LayerWeights& original,
+                            const std::vector<BlockResult>& variants) = 0;
+  // The saved results of `layer`; `original` is the block's weights as the model has them and
+  // `blocks` each variant's plan of the block.
+  virtual absl::StatusOr<std::vector<BlockResult>> Load(
+      int64_t layer, const LayerWeights& original,
+      const std::vector<const PlannedBlock*>& blocks) = 0;
+};
+
 struct DriverOptions {
   // The order in which the driver visits shards (a test hook: any order gives the same bytes,
   // because partials are reduced in shard order). Empty: 0, 1, ..., S-1.
@@ -47,6 +73,8 @@ struct DriverOptions {
   // Polled before every block and every solve; when it returns true the job stops with
   // CANCELLED (sinks are left unfinished, so no output appears under its final name).
   std::function<bool()> cancelled;
+  // Where finished blocks are saved and a resumed job finds them; null: nothing is saved.
+  BlockCheckpoints* checkpoints = nullptr;
 };
 
 // What the job measured; the quantized model itself went to the sinks.
