@@ -94,6 +94,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
   parts->metrics->SetWorkersConnected("cpu", 0);
   SchedulerOptions scheduler_options;
   scheduler_options.work_dir = options.data_dir / "work";
+  scheduler_options.checkpoint_dir = options.data_dir / "checkpoints";
   scheduler_options.runners = options.runners;
   scheduler_options.max_queued_jobs = options.max_queued_jobs;
   scheduler_options.workers = &parts->workers;

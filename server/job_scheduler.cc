@@ -3,13 +3,17 @@
 #include <chrono>
 #include <random>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/util/sha256.h"
 #include "core/util/status_macros.h"
+#include "core/util/version.h"
 #include "server/job_proto.h"
 #include "server/remote_shard_worker.h"
 #include "server/submission.h"
 #include "spdlog/spdlog.h"
+#include "worker/block_checkpoint_files.h"
 #include "worker/local_job.h"
 
 namespace quench::server {
@@ -57,8 +61,10 @@ absl::Status JobScheduler::Start() {
   QUENCH_ASSIGN_OR_RETURN(const auto running, store_.JobsInState(v1::JOB_STATE_RUNNING));
   for (const JobRecord& job : running) {
     QUENCH_RETURN_IF_ERROR(store_.SetState(job.job_id, v1::JOB_STATE_QUEUED,
-                                           "the coordinator restarted; the job runs again"));
+                                           "the coordinator restarted; the job resumes"));
     spdlog::info("job {}: was running when the coordinator stopped; queued again", job.job_id);
+    std::lock_guard lock(mutex_);
+    restarted_.insert(job.job_id);
   }
   QUENCH_ASSIGN_OR_RETURN(const auto queued, store_.JobsInState(v1::JOB_STATE_QUEUED));
   {
@@ -150,6 +156,18 @@ bool JobScheduler::ShouldStop(const std::string& job_id) {
   return stopping_ || cancelled_.count(job_id) > 0;
 }
 
+void JobScheduler::WaitForWorkersAfterRestart(const std::string& job_id) {
+  {
+    std::lock_guard lock(mutex_);
+    if (restarted_.erase(job_id) == 0) return;
+  }
+  if (options_.workers == nullptr) return;
+  const auto until = Clock::now() + std::chrono::duration<double>(options_.restart_worker_wait_s);
+  while (options_.workers->Snapshot().empty() && Clock::now() < until && !ShouldStop(job_id)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 void JobScheduler::RunnerLoop() {
   for (;;) {
     std::string job_id;
@@ -183,16 +201,19 @@ void JobScheduler::RunJob(const JobRecord& job) {
   const std::filesystem::path staging = options_.work_dir / job.job_id;
   std::error_code ignored;
   std::filesystem::remove_all(staging, ignored);
-
   auto ended = store_.GetJob(job.job_id);
+  const bool cancelled = ended.ok() && ended->state == v1::JOB_STATE_CANCELLED;
+  const bool interrupted = !status.ok() && !cancelled && ShouldStop(job.job_id);
+  // A job the coordinator's shutdown interrupted resumes from its checkpoints; an ended job's
+  // are no use.
+  if (!interrupted) std::filesystem::remove_all(CheckpointDir(job.job_id), ignored);
   if (status.ok()) {
     spdlog::info("job {}: succeeded in {:.1f} s", job.job_id, SecondsSince(start));
-  } else if (ended.ok() && ended->state == v1::JOB_STATE_CANCELLED) {
+  } else if (cancelled) {
     spdlog::info("job {}: stopped after cancellation", job.job_id);
-  } else if (ShouldStop(job.job_id)) {
-    // Shutting down: the job runs again from the start when the coordinator returns.
+  } else if (interrupted) {
     (void)store_.SetState(job.job_id, v1::JOB_STATE_QUEUED,
-                          "the coordinator stopped; the job runs again when it restarts");
+                          "the coordinator stopped; the job resumes when it restarts");
     spdlog::info("job {}: interrupted by shutdown; queued again", job.job_id);
     return;
   } else {
@@ -217,6 +238,16 @@ absl::Status JobScheduler::RunAndStore(const JobRecord& job) {
   std::error_code ignored;
   std::filesystem::remove_all(staging, ignored);  // what a crashed run left
 
+  // Blocks finished by an earlier run of this job (a coordinator that stopped or crashed) are
+  // restored, not solved again. The key ties them to this request and release.
+  QUENCH_ASSIGN_OR_RETURN(
+      auto checkpoints,
+      worker::BlockCheckpointDirectory::Open(
+          CheckpointDir(job.job_id), absl::StrCat(kQuenchVersion, ":", Sha256Hex(job.request))));
+  QUENCH_ASSIGN_OR_RETURN(const int64_t saved_blocks, checkpoints->SavedBlocks());
+  if (saved_blocks > 0) {
+    spdlog::info("job {}: resuming after {} checkpointed blocks", job.job_id, saved_blocks);
+  }
   const int64_t total_blocks = prepared.spec.num_layers;
   const bool evaluates = !prepared.recipe.evaluation.path.empty();
   const double quantize_share = evaluates ? kQuantizeShareWithEval : 1.0;
@@ -226,6 +257,7 @@ absl::Status JobScheduler::RunAndStore(const JobRecord& job) {
   auto last_eval_event = Clock::now() - std::chrono::seconds(10);
 
   worker::LocalJobCallbacks callbacks;
+  callbacks.checkpoints = checkpoints.get();
   callbacks.cancelled = [&] { return ShouldStop(job.job_id); };
   callbacks.progress = [&](const DriverProgress& progress) {
     if (progress.block <= finished) return;  // a stage within the block, not its end
@@ -234,7 +266,9 @@ absl::Status JobScheduler::RunAndStore(const JobRecord& job) {
     block_start = Clock::now();
     const double eta = SecondsSince(quantize_start) / static_cast<double>(finished) *
                        static_cast<double>(total_blocks - finished);
-    const std::string message = absl::StrCat("block ", finished, "/", total_blocks, " done");
+    const bool restored = absl::StrContains(progress.stage, "restored");
+    const std::string message = absl::StrCat("block ", finished, "/", total_blocks,
+                                             restored ? " restored from its checkpoint" : " done");
     (void)store_.SetProgress(job.job_id,
                              quantize_share * static_cast<double>(finished) /
                                  static_cast<double>(std::max<int64_t>(1, total_blocks)),
@@ -252,6 +286,7 @@ absl::Status JobScheduler::RunAndStore(const JobRecord& job) {
                              finished, total_blocks, message);
     Publish(job.job_id, message);
   };
+  WaitForWorkersAfterRestart(job.job_id);
   std::vector<std::shared_ptr<ConnectedWorker>> workers;
   if (options_.workers != nullptr) workers = options_.workers->Snapshot();
   if (!workers.empty()) {
@@ -263,8 +298,9 @@ absl::Status JobScheduler::RunAndStore(const JobRecord& job) {
   }
   QUENCH_RETURN_IF_ERROR(store_.SetProgress(
       job.job_id, 0.0, 0, total_blocks,
-      workers.empty() ? "calibrating"
-                      : absl::StrCat("calibrating on ", workers.size(), " workers")));
+      absl::StrCat(workers.empty() ? "calibrating"
+                                   : absl::StrCat("calibrating on ", workers.size(), " workers"),
+                   saved_blocks > 0 ? absl::StrCat("; resuming after block ", saved_blocks) : "")));
   QUENCH_ASSIGN_OR_RETURN(
       const worker::LocalJobResult result,
       worker::RunLocalJob(prepared.model_dir, prepared.recipe, staging, callbacks));
@@ -290,6 +326,10 @@ absl::Status JobScheduler::RunAndStore(const JobRecord& job) {
   }
   Publish(job.job_id, "succeeded");
   return absl::OkStatus();
+}
+
+std::filesystem::path JobScheduler::CheckpointDir(const std::string& job_id) const {
+  return options_.checkpoint_dir / job_id;
 }
 
 void JobScheduler::Publish(const std::string& job_id, const std::string& message,

@@ -27,11 +27,16 @@ namespace quench::server {
 
 struct SchedulerOptions {
   std::filesystem::path work_dir;  // where running jobs write their outputs before import
-  int runners = 1;                 // jobs that run at once
-  int max_queued_jobs = 1000;      // SubmitJob beyond this is RESOURCE_EXHAUSTED
+  // Where running jobs save finished blocks (<dir>/<job id>/), kept across restarts.
+  std::filesystem::path checkpoint_dir;
+  int runners = 1;             // jobs that run at once
+  int max_queued_jobs = 1000;  // SubmitJob beyond this is RESOURCE_EXHAUSTED
   // Connected workers: a job that starts while some are connected holds its calibration shards
   // on them; with none (or no registry), the job runs in this process.
   WorkerRegistry* workers = nullptr;
+  // A job that was running when the coordinator stopped waits up to this long after a restart
+  // for a worker to reconnect, so it resumes on the workers rather than in this process.
+  double restart_worker_wait_s = 5.0;
 };
 
 class JobScheduler {
@@ -40,11 +45,11 @@ class JobScheduler {
                JobEvents& events, ServerMetrics& metrics, SchedulerOptions options);
   ~JobScheduler();
 
-  // Re-queues the jobs a previous coordinator left QUEUED or RUNNING (a RUNNING job starts
-  // again from its first block), then starts the runners.
+  // Re-queues the jobs a previous coordinator left QUEUED or RUNNING (a RUNNING job resumes
+  // after its checkpointed blocks), then starts the runners.
   absl::Status Start();
-  // Stops taking work; running jobs stop at their next block and go back to QUEUED, so the
-  // next start runs them again. Idempotent.
+  // Stops taking work; running jobs stop at their next block or solve and go back to QUEUED, so
+  // the next start resumes them after their checkpointed blocks. Idempotent.
   void Stop();
 
   // Validates the request (INVALID_ARGUMENT / PERMISSION_DENIED / NOT_FOUND naming what is
@@ -64,6 +69,10 @@ class JobScheduler {
   void Publish(const std::string& job_id, const std::string& message,
                const std::vector<LinearReport>& layers = {}, double eta_s = -1.0);
   bool ShouldStop(const std::string& job_id);
+  // For a job restarted by Start(): until a worker is connected, the wait is over or the job
+  // should stop.
+  void WaitForWorkersAfterRestart(const std::string& job_id);
+  std::filesystem::path CheckpointDir(const std::string& job_id) const;
 
   JobStore& store_;
   const ArtifactStore& artifacts_;
@@ -76,6 +85,7 @@ class JobScheduler {
   std::condition_variable work_;
   std::deque<std::string> queue_;
   std::set<std::string> cancelled_;  // running jobs asked to stop
+  std::set<std::string> restarted_;  // jobs that were RUNNING when the last coordinator stopped
   bool stopping_ = false;
   std::vector<std::thread> runners_;
 };

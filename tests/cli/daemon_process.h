@@ -58,6 +58,16 @@ class DaemonProcess {
     return nullptr;
   }
 
+  // SIGKILL, as a crash or a preempted machine would end it.
+  void Kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+    exit_status_ = -1;
+  }
+  bool running() const { return pid_ > 0; }
+
   // SIGTERM, and the exit status (-1 when it had to be killed).
   int Stop() {
     if (pid_ <= 0) return exit_status_;
