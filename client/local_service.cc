@@ -53,8 +53,9 @@ absl::StatusOr<std::unique_ptr<LocalService>> LocalService::Start(const fs::path
 }
 
 LocalService::~LocalService() {
-  stop_worker_ = true;
+  // The coordinator first: its runner stops the job while the worker still answers.
   if (coordinator_ != nullptr) coordinator_->Shutdown();
+  stop_worker_ = true;
   if (worker_.joinable()) worker_.join();
   coordinator_.reset();
   std::error_code ignored;

@@ -97,6 +97,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
   scheduler_options.checkpoint_dir = options.data_dir / "checkpoints";
   scheduler_options.runners = options.runners;
   scheduler_options.max_queued_jobs = options.max_queued_jobs;
+  scheduler_options.max_task_attempts = options.max_task_attempts;
   scheduler_options.workers = &parts->workers;
   parts->scheduler =
       std::make_unique<JobScheduler>(*parts->store, *parts->artifacts, *parts->roots, parts->events,
@@ -105,8 +106,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
   parts->job_service =
       std::make_unique<JobServiceImpl>(*parts->scheduler, *parts->store, *parts->artifacts,
                                        parts->events, *parts->metrics, *parts->auth);
-  parts->worker_service =
-      std::make_unique<WorkerServiceImpl>(parts->workers, *parts->metrics, *parts->auth);
+  parts->worker_service = std::make_unique<WorkerServiceImpl>(
+      parts->workers, *parts->metrics, *parts->auth, options.worker_timeout_s);
   QUENCH_ASSIGN_OR_RETURN(auto credentials,
                           MakeServerCredentials(options.tls_cert_file, options.tls_key_file));
 
@@ -144,6 +145,7 @@ void Coordinator::Shutdown() {
   parts_->shut_down = true;
   spdlog::info("quenchd: shutting down");
   parts_->scheduler->Stop();
+  parts_->worker_service->StopMonitor();
   parts_->events.WakeAll();
   // Workers leave their streams (and reconnect later), so the server need not wait them out.
   v1::CoordinatorMessage drain;

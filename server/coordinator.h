@@ -27,6 +27,10 @@ struct CoordinatorOptions {
   std::string tls_cert_file, tls_key_file;
   int runners = 1;
   int max_queued_jobs = 1000;
+  // A worker silent this long is lost (workers send a heartbeat every 2 s); 0: never.
+  double worker_timeout_s = 6.0;
+  // A worker task is tried this many times (a lost worker's on another) before its job fails.
+  int max_task_attempts = 3;
 };
 
 class Coordinator {

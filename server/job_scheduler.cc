@@ -291,9 +291,15 @@ absl::Status JobScheduler::RunAndStore(const JobRecord& job) {
   if (options_.workers != nullptr) workers = options_.workers->Snapshot();
   if (!workers.empty()) {
     spdlog::info("job {}: calibration shards on {} workers", job.job_id, workers.size());
-    callbacks.make_shard_worker = [&](const ModelWeights& original) {
+    callbacks.make_shard_worker = [&](const ModelWeights& original, ShardLineage lineage) {
+      RemoteShardOptions remote;
+      remote.max_attempts = options_.max_task_attempts;
+      remote.registry = options_.workers;
+      remote.worker_wait_s = options_.lost_workers_wait_s;
+      remote.lineage = std::move(lineage);
+      remote.cancelled = [this, &job] { return ShouldStop(job.job_id); };
       return std::make_unique<RemoteShardWorker>(workers, job.job_id, prepared.model_dir.string(),
-                                                 original);
+                                                 original, std::move(remote));
     };
   }
   QUENCH_RETURN_IF_ERROR(store_.SetProgress(

@@ -37,6 +37,10 @@ struct SchedulerOptions {
   // A job that was running when the coordinator stopped waits up to this long after a restart
   // for a worker to reconnect, so it resumes on the workers rather than in this process.
   double restart_worker_wait_s = 5.0;
+  // A worker task is tried this many times (a lost worker's on another) before the job fails.
+  int max_task_attempts = 3;
+  // With every worker of a running job lost, how long it waits for one to connect.
+  double lost_workers_wait_s = 30.0;
 };
 
 class JobScheduler {

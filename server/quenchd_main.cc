@@ -46,6 +46,15 @@ int main(int argc, char** argv) {
                  "SubmitJob is refused (RESOURCE_EXHAUSTED) beyond this many queued jobs")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--worker-timeout", options.worker_timeout_s,
+                 "Seconds without a heartbeat before a worker is declared lost and its tasks and "
+                 "shards go to other workers (workers beat every 2 s; 0: never)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--task-attempts", options.max_task_attempts,
+                 "Times a worker task is tried (a lost worker's on another) before its job fails")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
   app.add_option("--ready-file", ready_file,
                  "When serving, write {\"grpc_port\":P,\"http_port\":Q} here (for scripts that "
                  "start quenchd with port 0)");

@@ -1,12 +1,12 @@
 #include "server/remote_shard_worker.h"
 
-#include <map>
-#include <mutex>
+#include <chrono>
 #include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "core/util/status_macros.h"
+#include "spdlog/spdlog.h"
 #include "worker/solve_wire.h"
 #include "worker/task_executor.h"
 #include "worker/tensor_wire.h"
@@ -15,16 +15,18 @@ namespace quench::server {
 
 RemoteShardWorker::RemoteShardWorker(std::vector<std::shared_ptr<ConnectedWorker>> workers,
                                      std::string job_id, std::string model_path,
-                                     const ModelWeights& original)
-    : workers_(std::move(workers)),
-      job_id_(std::move(job_id)),
+                                     const ModelWeights& original, RemoteShardOptions options)
+    : job_id_(std::move(job_id)),
       model_path_(std::move(model_path)),
-      original_(original) {}
+      original_(original),
+      options_(std::move(options)),
+      workers_(workers),
+      released_(std::move(workers)) {}
 
 RemoteShardWorker::~RemoteShardWorker() {
   v1::CoordinatorMessage release;
   release.set_release_job_id(job_id_);
-  for (const auto& worker : workers_) worker->Send(release);
+  for (const auto& worker : released_) worker->Send(release);  // a lost one ignores it
 }
 
 v1::Task RemoteShardWorker::NewTask() {
@@ -36,6 +38,10 @@ v1::Task RemoteShardWorker::NewTask() {
   return task;
 }
 
+std::string RemoteShardWorker::NewBlobId(const char* prefix) {
+  return absl::StrCat(prefix, next_blob_++);
+}
+
 absl::StatusOr<v1::BlockWeights> RemoteShardWorker::Describe(
     const LayerWeights& weights, std::vector<v1::TensorChunk>& tensors) {
   if (weights.index < 0) return absl::InternalError("block weights without their block index");
@@ -43,7 +49,7 @@ absl::StatusOr<v1::BlockWeights> RemoteShardWorker::Describe(
   block.set_layer(weights.index);
   const LayerWeights original = original_.Layer(weights.index);
   for (auto& [name, tensor] : worker::ChangedTensors(weights, original)) {
-    const std::string blob = absl::StrCat("w", next_blob_++);
+    const std::string blob = NewBlobId("w");
     v1::WeightOverride* override = block.add_overrides();
     override->set_name(name);
     override->set_blob_id(blob);
@@ -52,14 +58,161 @@ absl::StatusOr<v1::BlockWeights> RemoteShardWorker::Describe(
   return block;
 }
 
-absl::StatusOr<TaskReply> RemoteShardWorker::Run(int64_t shard, const v1::Task& task,
-                                                 const std::vector<v1::TensorChunk>& tensors) {
-  if (workers_.empty()) return absl::UnavailableError("no worker is connected");
-  ConnectedWorker& worker = *workers_[static_cast<size_t>(shard) % workers_.size()];
-  return worker.Call(task, tensors);
+// ---- holders, attempts, rebuilds ----
+
+absl::StatusOr<std::shared_ptr<ConnectedWorker>> RemoteShardWorker::PickWorker(int64_t preferred) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(options_.worker_wait_s);
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      std::erase_if(workers_, [](const auto& worker) { return worker->lost(); });
+      if (workers_.empty() && options_.registry != nullptr) {
+        // Workers that connected since the job started (a lost one coming back among them).
+        for (auto& worker : options_.registry->Snapshot()) {
+          if (worker->lost()) continue;
+          workers_.push_back(worker);
+          released_.push_back(worker);
+        }
+      }
+      if (!workers_.empty()) {
+        if (preferred >= 0) return workers_[static_cast<size_t>(preferred) % workers_.size()];
+        std::map<const ConnectedWorker*, int> load;
+        for (const auto& [shard, state] : shards_) {
+          if (state->holder) ++load[state->holder.get()];
+        }
+        return *std::min_element(
+            workers_.begin(), workers_.end(),
+            [&](const auto& a, const auto& b) { return load[a.get()] < load[b.get()]; });
+      }
+    }
+    if (options_.cancelled && options_.cancelled()) return absl::CancelledError("job cancelled");
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("every worker of the job was lost and none connected within ",
+                       options_.worker_wait_s, " s"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
+void RemoteShardWorker::Forget(const ConnectedWorker& worker) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(workers_, [&](const auto& candidate) { return candidate.get() == &worker; });
+  for (auto& [shard, state] : shards_) {
+    if (state->holder.get() == &worker) state->holder.reset();
+  }
+}
+
+absl::StatusOr<std::shared_ptr<ConnectedWorker>> RemoteShardWorker::HolderOf(int64_t shard) {
+  Shard* state;
+  {
+    std::lock_guard lock(mutex_);
+    auto found = shards_.find(shard);
+    if (found == shards_.end()) {
+      return absl::InternalError(absl::StrCat("shard ", shard, " was never loaded"));
+    }
+    state = found->second.get();
+  }
+  std::lock_guard rebuilding(state->rebuilding);
+  {
+    std::lock_guard lock(mutex_);
+    if (state->holder && !state->holder->lost()) return state->holder;
+  }
+  // The first holder follows s mod N; a replacement is the least loaded live worker.
+  QUENCH_ASSIGN_OR_RETURN(std::shared_ptr<ConnectedWorker> worker,
+                          PickWorker(state->loaded ? -1 : shard));
+  if (state->loaded) {
+    if (absl::Status rebuilt = Rebuild(shard, *state, *worker); !rebuilt.ok()) {
+      if (worker->lost()) Forget(*worker);
+      return rebuilt;
+    }
+  }
+  std::lock_guard lock(mutex_);
+  state->holder = worker;
+  return worker;
+}
+
+absl::Status RemoteShardWorker::Rebuild(int64_t shard, Shard& state, ConnectedWorker& worker) {
+  int64_t advanced;
+  {
+    std::lock_guard lock(mutex_);
+    advanced = state.advanced;
+  }
+  if (advanced > 0 && !options_.lineage) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "shard ", shard, " was lost with its worker and this job keeps no lineage to rebuild it"));
+  }
+  spdlog::info("job {}: shard {} moves to worker {}, rebuilt through {} finished blocks", job_id_,
+               shard, worker.name(), advanced);
+  v1::Task load = NewTask();
+  load.mutable_load_shard()->set_shard(shard);
+  for (int64_t s = 0; s < state.batch.num_sequences(); ++s) {
+    auto* sequence = load.mutable_load_shard()->add_sequences();
+    for (int64_t i = state.batch.offsets[s]; i < state.batch.offsets[s + 1]; ++i) {
+      sequence->add_ids(state.batch.tokens[static_cast<size_t>(i)]);
+    }
+  }
+  // A rebuild task that fails is a failed attempt of the task that needed the shard.
+  const auto attempt_failed = [&](const absl::Status& status) {
+    return absl::UnavailableError(absl::StrCat("rebuilding shard ", shard, " on worker ",
+                                               worker.name(), ": ", status.message()));
+  };
+  if (auto loaded = worker.Call(load, {}); !loaded.ok()) return attempt_failed(loaded.status());
+  for (int64_t layer = 0; layer < advanced; ++layer) {
+    QUENCH_ASSIGN_OR_RETURN(const LayerWeights weights, options_.lineage(shard, layer));
+    std::vector<v1::TensorChunk> tensors;
+    QUENCH_ASSIGN_OR_RETURN(const v1::BlockWeights block, Describe(weights, tensors));
+    v1::Task advance = NewTask();
+    advance.mutable_advance_block()->set_shard(shard);
+    *advance.mutable_advance_block()->mutable_weights() = block;
+    if (auto moved = worker.Call(advance, tensors); !moved.ok()) {
+      return attempt_failed(moved.status());
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TaskReply> RemoteShardWorker::CallShard(
+    int64_t shard, v1::Task task, const std::vector<v1::TensorChunk>& tensors) {
+  absl::Status last;
+  for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+    if (attempt > 1 && options_.cancelled && options_.cancelled()) {
+      return absl::CancelledError("job cancelled");
+    }
+    task.set_attempt(attempt);
+    absl::StatusOr<std::shared_ptr<ConnectedWorker>> holder = HolderOf(shard);
+    if (!holder.ok()) {
+      // No worker left, or no lineage to rebuild from: more attempts cannot help.
+      if (!absl::IsUnavailable(holder.status())) return holder.status();
+      last = holder.status();
+      spdlog::warn("job {}: task {} (shard {}) attempt {} failed: {}", job_id_, task.task_id(),
+                   shard, attempt, std::string(last.message()));
+      continue;
+    }
+    absl::StatusOr<TaskReply> reply = (*holder)->Call(task, tensors);
+    if (reply.ok()) return reply;
+    last = reply.status();
+    if (absl::IsUnavailable(last)) Forget(**holder);
+    spdlog::warn("job {}: task {} (shard {}) attempt {} failed: {}", job_id_, task.task_id(), shard,
+                 attempt, std::string(last.message()));
+  }
+  return absl::AbortedError(absl::StrCat("task ", task.task_id(), " (shard ", shard, ") failed ",
+                                         options_.max_attempts,
+                                         " times; the last error: ", last.message()));
+}
+
+// ---- the ShardWorker calls ----
+
 absl::Status RemoteShardWorker::LoadShard(int64_t shard, const TokenBatch& batch) {
+  Shard* state;
+  {
+    std::lock_guard lock(mutex_);
+    auto& slot = shards_[shard];
+    if (slot == nullptr) slot = std::make_unique<Shard>();
+    state = slot.get();
+  }
+  state->batch = batch;
   v1::Task task = NewTask();
   auto* load = task.mutable_load_shard();
   load->set_shard(shard);
@@ -69,7 +222,9 @@ absl::Status RemoteShardWorker::LoadShard(int64_t shard, const TokenBatch& batch
       sequence->add_ids(batch.tokens[static_cast<size_t>(i)]);
     }
   }
-  return Run(shard, task, {}).status();
+  QUENCH_RETURN_IF_ERROR(CallShard(shard, task, {}).status());
+  state->loaded = true;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<GroupStatistics> RemoteShardWorker::CollectStatistics(int64_t shard,
@@ -135,7 +290,7 @@ absl::StatusOr<Tensor> RemoteShardWorker::GroupInput(int64_t shard, const LayerW
   input->set_shard(shard);
   QUENCH_ASSIGN_OR_RETURN(*input->mutable_weights(), Describe(weights, tensors));
   input->set_group(worker::ToWire(group));
-  QUENCH_ASSIGN_OR_RETURN(TaskReply reply, Run(shard, task, tensors));
+  QUENCH_ASSIGN_OR_RETURN(TaskReply reply, CallShard(shard, task, tensors));
   auto found = reply.tensors.find(reply.result.group_input().input_blob_id());
   if (found == reply.tensors.end())
     return absl::DataLossError("a group input result without its tensor");
@@ -146,32 +301,35 @@ absl::Status RemoteShardWorker::RunEach(
     const std::vector<int64_t>& shards, const std::function<v1::Task(int64_t shard)>& make_task,
     const std::vector<v1::TensorChunk>& tensors,
     const std::function<absl::Status(int64_t shard, TaskReply)>& on_reply) {
-  if (workers_.empty()) return absl::UnavailableError("no worker is connected");
   std::vector<v1::Task> tasks;
-  std::map<size_t, std::vector<size_t>> by_worker;  // worker → indices into shards, in order
-  for (size_t i = 0; i < shards.size(); ++i) {
-    tasks.push_back(make_task(shards[i]));
-    by_worker[static_cast<size_t>(shards[i]) % workers_.size()].push_back(i);
+  std::map<const ConnectedWorker*, std::vector<size_t>> by_holder;  // indices into shards
+  {
+    std::lock_guard lock(mutex_);
+    for (size_t i = 0; i < shards.size(); ++i) {
+      tasks.push_back(make_task(shards[i]));
+      auto found = shards_.find(shards[i]);
+      by_holder[found != shards_.end() ? found->second->holder.get() : nullptr].push_back(i);
+    }
   }
   std::mutex mutex;
   absl::Status first_error;
-  const auto run = [&](size_t worker, const std::vector<size_t>& indices) {
+  const auto run = [&](const std::vector<size_t>& indices) {
     for (size_t i : indices) {
       {
         std::lock_guard lock(mutex);
         if (!first_error.ok()) return;
       }
-      absl::StatusOr<TaskReply> reply = workers_[worker]->Call(tasks[i], tensors);
+      absl::StatusOr<TaskReply> reply = CallShard(shards[i], tasks[i], tensors);
       std::lock_guard lock(mutex);
       if (!first_error.ok()) return;
       first_error = reply.ok() ? on_reply(shards[i], *std::move(reply)) : reply.status();
     }
   };
   std::vector<std::thread> threads;
-  for (auto it = std::next(by_worker.begin()); it != by_worker.end(); ++it) {
-    threads.emplace_back(run, it->first, it->second);
+  for (auto it = std::next(by_holder.begin()); it != by_holder.end(); ++it) {
+    threads.emplace_back(run, std::cref(it->second));
   }
-  if (!by_worker.empty()) run(by_worker.begin()->first, by_worker.begin()->second);
+  if (!by_holder.empty()) run(by_holder.begin()->second);
   for (std::thread& thread : threads) thread.join();
   return first_error;
 }
@@ -212,7 +370,12 @@ absl::Status RemoteShardWorker::AdvanceBlockEach(const std::vector<int64_t>& sha
         *task.mutable_advance_block()->mutable_weights() = block;
         return task;
       },
-      tensors, [](int64_t, TaskReply) { return absl::OkStatus(); });
+      tensors,
+      [&](int64_t shard, TaskReply) {
+        std::lock_guard lock(mutex_);
+        ++shards_.at(shard)->advanced;  // a rebuild now replays this block too
+        return absl::OkStatus();
+      });
 }
 
 absl::Status RemoteShardWorker::CandidateLossesEach(const std::vector<int64_t>& shards,
@@ -247,8 +410,7 @@ absl::Status RemoteShardWorker::CandidateLossesEach(const std::vector<int64_t>& 
 std::vector<absl::StatusOr<GptqResult>> RemoteShardWorker::SolveGptqEach(
     const std::vector<GptqSolve>& solves, const GptqOptions& options) {
   std::vector<absl::StatusOr<GptqResult>> results(solves.size(),
-                                                  absl::UnavailableError("no worker is connected"));
-  if (workers_.empty()) return results;
+                                                  absl::UnavailableError("not solved"));
   // Tasks are made here, before the threads start; the solves of a group share one Hessian,
   // whose chunks are made once.
   const std::string options_json = worker::GptqOptionsToWire(options);
@@ -263,10 +425,10 @@ std::vector<absl::StatusOr<GptqResult>> RemoteShardWorker::SolveGptqEach(
       const int64_t cols = solve.weight->dim(1);
       Tensor hessian = Tensor::Zeros(DType::kF64, {cols, cols});
       std::copy(solve.hessian->begin(), solve.hessian->end(), hessian.mutable_data<double>());
-      hessian_blob = absl::StrCat("h", next_blob_++);
+      hessian_blob = NewBlobId("h");
       hessian_chunks = worker::TensorToChunks(hessian_blob, hessian);
     }
-    const std::string weight_blob = absl::StrCat("w", next_blob_++);
+    const std::string weight_blob = NewBlobId("w");
     tensors[i] = worker::TensorToChunks(weight_blob, *solve.weight);
     tensors[i].insert(tensors[i].end(), hessian_chunks.begin(), hessian_chunks.end());
     tasks[i] = NewTask();
@@ -277,10 +439,31 @@ std::vector<absl::StatusOr<GptqResult>> RemoteShardWorker::SolveGptqEach(
     gptq->set_grid_json(worker::GridToWire(solve.grid));
     gptq->set_options_json(options_json);
   }
+  // A solve holds no shard: any live worker can take an attempt.
+  const auto call = [&](size_t i) -> absl::StatusOr<TaskReply> {
+    absl::Status last;
+    for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+      if (attempt > 1 && options_.cancelled && options_.cancelled()) {
+        return absl::CancelledError("job cancelled");
+      }
+      tasks[i].set_attempt(attempt);
+      QUENCH_ASSIGN_OR_RETURN(std::shared_ptr<ConnectedWorker> worker,
+                              PickWorker(static_cast<int64_t>(i)));
+      absl::StatusOr<TaskReply> reply = worker->Call(tasks[i], tensors[i]);
+      if (reply.ok()) return reply;
+      last = reply.status();
+      if (absl::IsUnavailable(last)) Forget(*worker);
+      spdlog::warn("job {}: task {} ({}) attempt {} failed: {}", job_id_, tasks[i].task_id(),
+                   solves[i].name, attempt, std::string(last.message()));
+    }
+    return absl::AbortedError(absl::StrCat("task ", tasks[i].task_id(), " (GPTQ ", solves[i].name,
+                                           ") failed ", options_.max_attempts,
+                                           " times; the last error: ", last.message()));
+  };
   const auto solve_one = [&](size_t i) {
     const GptqSolve& solve = solves[i];
     const int64_t rows = solve.weight->dim(0), cols = solve.weight->dim(1);
-    auto reply = workers_[i % workers_.size()]->Call(tasks[i], tensors[i]);
+    auto reply = call(i);
     if (!reply.ok()) {
       results[i] = reply.status();
       return;

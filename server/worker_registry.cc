@@ -93,6 +93,39 @@ void ConnectedWorker::OnLost(const std::string& reason) {
   std::lock_guard wait_for_writes(write_mutex_);
 }
 
+bool ConnectedWorker::lost() {
+  std::lock_guard lock(mutex_);
+  return lost_.has_value();
+}
+
+void ConnectedWorker::Touch() {
+  std::lock_guard lock(mutex_);
+  last_heard_ = std::chrono::steady_clock::now();
+}
+
+double ConnectedWorker::SecondsSinceHeard() {
+  std::lock_guard lock(mutex_);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - last_heard_).count();
+}
+
+void ConnectedWorker::Attach(grpc::ServerContext* context) {
+  std::lock_guard lock(mutex_);
+  context_ = context;
+}
+
+void ConnectedWorker::Detach() {
+  std::lock_guard lock(mutex_);
+  context_ = nullptr;
+}
+
+void ConnectedWorker::Expire(const std::string& reason) {
+  {
+    std::lock_guard lock(mutex_);
+    if (context_ != nullptr) context_->TryCancel();
+  }
+  OnLost(reason);
+}
+
 void WorkerRegistry::Add(std::shared_ptr<ConnectedWorker> worker) {
   std::lock_guard lock(mutex_);
   workers_.push_back(std::move(worker));
@@ -106,6 +139,17 @@ void WorkerRegistry::Remove(const ConnectedWorker* worker) {
 std::vector<std::shared_ptr<ConnectedWorker>> WorkerRegistry::Snapshot() {
   std::lock_guard lock(mutex_);
   return workers_;
+}
+
+std::vector<std::string> WorkerRegistry::ExpireSilent(double timeout_s) {
+  std::vector<std::string> expired;
+  for (const auto& worker : Snapshot()) {
+    const double silent = worker->SecondsSinceHeard();
+    if (silent < timeout_s || worker->lost()) continue;
+    worker->Expire(absl::StrCat("no heartbeat for ", static_cast<int>(silent), " s"));
+    expired.push_back(worker->name());
+  }
+  return expired;
 }
 
 size_t WorkerRegistry::size() {

@@ -3,6 +3,7 @@
 // for the result of that task and attempt; results of any other (stale) attempt are dropped.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -44,6 +45,18 @@ class ConnectedWorker {
   // A message that needs no answer (release a job, drain).
   void Send(const v1::CoordinatorMessage& message);
 
+  // True once its stream broke or it missed its heartbeats: calls to it fail with UNAVAILABLE.
+  bool lost();
+
+  // Heartbeats: every message from the worker counts as one.
+  void Touch();
+  double SecondsSinceHeard();
+  // Declares it lost (`reason`) and cancels its stream, so the Connect handler returns. Safe
+  // whenever the handler is still attached (it detaches before returning).
+  void Expire(const std::string& reason);
+  void Attach(grpc::ServerContext* context);
+  void Detach();
+
   // From the stream's reader.
   void OnTensor(const v1::TensorChunk& chunk);
   void OnResult(const v1::TaskResult& result);
@@ -66,6 +79,8 @@ class ConnectedWorker {
   worker::BlobAssembler inbound_;
   absl::Status inbound_error_;
   std::optional<std::string> lost_;
+  std::chrono::steady_clock::time_point last_heard_ = std::chrono::steady_clock::now();
+  grpc::ServerContext* context_ = nullptr;  // the Connect handler's, while it runs
 };
 
 class WorkerRegistry {
@@ -75,6 +90,8 @@ class WorkerRegistry {
   // The workers connected now, in the order they connected.
   std::vector<std::shared_ptr<ConnectedWorker>> Snapshot();
   size_t size();
+  // Expires every worker not heard from for `timeout_s`; returns their names.
+  std::vector<std::string> ExpireSilent(double timeout_s);
 
  private:
   std::mutex mutex_;

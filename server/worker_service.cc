@@ -6,6 +6,37 @@
 
 namespace quench::server {
 
+WorkerServiceImpl::WorkerServiceImpl(WorkerRegistry& registry, ServerMetrics& metrics,
+                                     const TokenAuth& auth, double heartbeat_timeout_s)
+    : registry_(registry), metrics_(metrics), auth_(auth), timeout_s_(heartbeat_timeout_s) {
+  if (timeout_s_ > 0) monitor_ = std::thread([this] { MonitorHeartbeats(); });
+}
+
+WorkerServiceImpl::~WorkerServiceImpl() { StopMonitor(); }
+
+void WorkerServiceImpl::StopMonitor() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (monitor_.joinable()) monitor_.join();
+}
+
+void WorkerServiceImpl::MonitorHeartbeats() {
+  std::unique_lock lock(mutex_);
+  // A quarter of the timeout between checks: a silent worker is found within 1.25 timeouts.
+  const auto period = std::chrono::duration<double>(timeout_s_ / 4);
+  while (!wake_.wait_for(lock, period, [&] { return stopping_; })) {
+    lock.unlock();
+    for (const std::string& name : registry_.ExpireSilent(timeout_s_)) {
+      spdlog::warn("worker {}: lost, no heartbeat for {:.1f} s (--worker-timeout)", name,
+                   timeout_s_);
+    }
+    lock.lock();
+  }
+}
+
 void WorkerServiceImpl::UpdateGauge() {
   metrics_.SetWorkersConnected("cpu", static_cast<int64_t>(registry_.size()));
 }
@@ -29,12 +60,14 @@ grpc::Status WorkerServiceImpl::Connect(grpc::ServerContext* context, WorkerStre
   auto worker = std::make_shared<ConnectedWorker>(
       registration, stream,
       [this](const std::string& kind, double seconds) { metrics_.TaskDone(kind, seconds); });
+  worker->Attach(context);
   registry_.Add(worker);
   UpdateGauge();
   spdlog::info("worker {}: connected from {} ({} devices)", worker->name(), context->peer(),
                registration.devices_size());
 
   for (v1::WorkerMessage message; stream->Read(&message);) {
+    worker->Touch();
     switch (message.message_case()) {
       case v1::WorkerMessage::kTensor:
         worker->OnTensor(message.tensor());
@@ -43,9 +76,10 @@ grpc::Status WorkerServiceImpl::Connect(grpc::ServerContext* context, WorkerStre
         worker->OnResult(message.result());
         break;
       default:
-        break;  // heartbeats: the stream being alive is what counts for now
+        break;  // heartbeats: Touch() above
     }
   }
+  worker->Detach();
   worker->OnLost("its stream ended");
   registry_.Remove(worker.get());
   UpdateGauge();

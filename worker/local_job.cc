@@ -88,8 +88,29 @@ absl::StatusOr<LocalJobResult> RunLocalJob(const std::filesystem::path& model_di
 
   auto backend = kernels::MakeCpuBackend();
   Transformer original(model.spec, model.weights, *backend);
+  // Shard s of variant v is the worker's shard v·S + s (the driver's numbering).
+  const int64_t num_shards =
+      calibration.empty()
+          ? 0
+          : static_cast<int64_t>(
+                ShardRanges(static_cast<int64_t>(calibration.size()), recipe.calibration.shards)
+                    .size());
+  const ShardLineage lineage = [&](int64_t shard, int64_t layer) -> absl::StatusOr<LayerWeights> {
+    if (callbacks.checkpoints == nullptr) {
+      return absl::FailedPreconditionError("the job keeps no block checkpoints to rebuild from");
+    }
+    std::vector<const PlannedBlock*> blocks;
+    for (const JobVariant& variant : variants) blocks.push_back(&variant.plan->blocks[layer]);
+    QUENCH_ASSIGN_OR_RETURN(std::vector<BlockResult> results,
+                            callbacks.checkpoints->Load(layer, model.weights.Layer(layer), blocks));
+    const size_t variant = static_cast<size_t>(shard / std::max<int64_t>(1, num_shards));
+    if (variant >= results.size()) {
+      return absl::InternalError(absl::StrCat("shard ", shard, " belongs to no variant"));
+    }
+    return std::move(results[variant].weights);
+  };
   std::unique_ptr<ShardWorker> worker = callbacks.make_shard_worker
-                                            ? callbacks.make_shard_worker(model.weights)
+                                            ? callbacks.make_shard_worker(model.weights, lineage)
                                             : MakeLocalShardWorker(original);
   DriverOptions options;
   options.progress = callbacks.progress;

@@ -27,7 +27,10 @@ struct LocalJobCallbacks {
   // Polled between blocks, solves and phases: true stops the job with CANCELLED.
   std::function<bool()> cancelled;
   // Where the calibration shards live; unset: in this process (MakeLocalShardWorker).
-  std::function<std::unique_ptr<ShardWorker>(const ModelWeights& original)> make_shard_worker;
+  // `lineage` gives a finished block's weights from `checkpoints` (an error without them), for
+  // rebuilding a shard that was lost with its worker.
+  std::function<std::unique_ptr<ShardWorker>(const ModelWeights& original, ShardLineage lineage)>
+      make_shard_worker;
   // Where finished blocks are saved, and a job run again resumes; null: nothing is saved.
   BlockCheckpoints* checkpoints = nullptr;
 };

@@ -82,6 +82,10 @@ class ShardWorker {
       const std::vector<GptqSolve>& solves, const GptqOptions& options);
 };
 
+// What rebuilds a shard whose holder was lost (DESIGN §6, lineage): for a shard and a block it
+// has advanced through, that block's weights as quantized for the shard's variant.
+using ShardLineage = std::function<absl::StatusOr<LayerWeights>(int64_t shard, int64_t layer)>;
+
 // Holds shards in this process and runs them on `transformer`'s backend.
 std::unique_ptr<ShardWorker> MakeLocalShardWorker(const Transformer& transformer);
 

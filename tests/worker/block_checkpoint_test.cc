@@ -84,7 +84,7 @@ JobRun RunJob(const fs::path& model, const Recipe& recipe, const fs::path& out,
   const ModelSpec spec = *LoadModelSpec(model);
   LocalJobCallbacks callbacks;
   callbacks.checkpoints = checkpoints;
-  callbacks.make_shard_worker = [&](const ModelWeights& weights) {
+  callbacks.make_shard_worker = [&](const ModelWeights& weights, ShardLineage) {
     return std::make_unique<CountingShardWorker>(spec, weights, run.worked_blocks);
   };
   callbacks.progress = [&](const DriverProgress& progress) {
