@@ -162,8 +162,18 @@ void JobScheduler::WaitForWorkersAfterRestart(const std::string& job_id) {
     if (restarted_.erase(job_id) == 0) return;
   }
   if (options_.workers == nullptr) return;
+  // Workers come back one by one (each on its own backoff): wait for the first, then until
+  // none has arrived for a second, within the bound.
   const auto until = Clock::now() + std::chrono::duration<double>(options_.restart_worker_wait_s);
-  while (options_.workers->Snapshot().empty() && Clock::now() < until && !ShouldStop(job_id)) {
+  size_t seen = 0;
+  auto last_arrival = Clock::now();
+  while (Clock::now() < until && !ShouldStop(job_id)) {
+    const size_t connected = options_.workers->size();
+    if (connected > seen) {
+      seen = connected;
+      last_arrival = Clock::now();
+    }
+    if (seen > 0 && Clock::now() - last_arrival > std::chrono::seconds(1)) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }

@@ -67,6 +67,7 @@ class DaemonProcess {
     exit_status_ = -1;
   }
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
 
   // SIGTERM, and the exit status (-1 when it had to be killed).
   int Stop() {
