@@ -7,10 +7,13 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <iostream>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "client/job_format.h"
 #include "client/progress.h"
@@ -95,17 +98,20 @@ bool AlreadyPresent(const fs::path& path, const v1::Artifact& artifact) {
   return digest.ok() && *digest == absl::AsciiStrToLower(artifact.sha256());
 }
 
+// Reconnections to a coordinator that went away before a download gives up (1+2+4+8+16 s).
+constexpr int kMaxDownloadReconnects = 5;
+
 // Ends the byte bar however the download ends, so an error message starts on its own line.
 struct FinishProgress {
   ProgressReporter& progress;
   ~FinishProgress() { progress.Finish(); }
 };
 
-// Streams [offset, size) of the artifact into `part` and `sha`; returns the offset reached.
-absl::StatusOr<uint64_t> Receive(v1::JobService::Stub& stub, const ServiceConnection& connection,
-                                 const std::string& job_id, const v1::Artifact& artifact,
-                                 uint64_t offset, PartFile& part, Sha256& sha,
-                                 ProgressReporter& progress) {
+// Streams [offset, size) of the artifact into `part` and `sha`, advancing `offset` past every
+// chunk kept (also when the stream then fails).
+absl::Status Receive(v1::JobService::Stub& stub, const ServiceConnection& connection,
+                     const std::string& job_id, const v1::Artifact& artifact, uint64_t& offset,
+                     PartFile& part, Sha256& sha, ProgressReporter& progress) {
   grpc::ClientContext context;
   // No deadline: a large file over a slow link takes what it takes.
   QUENCH_RETURN_IF_ERROR(PrepareContext(connection, context, std::nullopt));
@@ -161,7 +167,7 @@ absl::StatusOr<uint64_t> Receive(v1::JobService::Stub& stub, const ServiceConnec
   }
   const grpc::Status status = reader->Finish();
   if (!status.ok()) return FromGrpcStatus(status, connection);
-  return offset;
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -215,20 +221,30 @@ absl::StatusOr<DownloadedArtifact> DownloadArtifact(v1::JobService::Stub& stub,
 
   ProgressReporter progress(artifact.name(), "bytes", show_progress);
   FinishProgress finish_progress{progress};
-  if (offset < artifact.size_bytes()) {
-    absl::StatusOr<uint64_t> reached =
+  // A coordinator that goes away (a restart) is waited for: the stream is opened again from
+  // the last verified byte, a few times, backing off.
+  for (int failures = 0; offset < artifact.size_bytes();) {
+    const uint64_t before = offset;
+    const absl::Status received =
         Receive(stub, connection, job_id, artifact, offset, part, sha, progress);
-    if (!reached.ok()) {
+    if (received.ok()) break;
+    if (offset > before) failures = 0;
+    if (!absl::IsUnavailable(received) || failures >= kMaxDownloadReconnects) {
       // Everything written was verified chunk by chunk: keep it for the next attempt.
       part.SyncAndClose().IgnoreError();
       const uint64_t kept = fs::file_size(part_path, error);
-      if (error || kept == 0) return reached.status();
-      return absl::Status(
-          reached.status().code(),
-          absl::StrCat(reached.status().message(), " (", kept, " verified bytes stay in ",
-                       part_path.string(), "; run again to resume)"));
+      if (error || kept == 0) return received;
+      return absl::Status(received.code(),
+                          absl::StrCat(received.message(), " (", kept, " verified bytes stay in ",
+                                       part_path.string(), "; run again to resume)"));
     }
-    offset = *reached;
+    const int wait_s = 1 << failures;
+    ++failures;
+    progress.PrintLine(std::cerr,
+                       absl::StrFormat("%s: lost the download at byte %d (%s); "
+                                       "reconnecting in %ds",
+                                       artifact.name(), offset, received.message(), wait_s));
+    std::this_thread::sleep_for(std::chrono::seconds(wait_s));
   }
   QUENCH_RETURN_IF_ERROR(part.SyncAndClose());
   if (offset != artifact.size_bytes()) {

@@ -46,8 +46,10 @@ absl::StatusOr<v1::Job> WatchUntilDone(
     const grpc::Status status = reader->Finish();
     if (status.ok() && terminal) return *terminal;
 
-    // An OK end before the terminal state is a coordinator going away, like UNAVAILABLE.
-    const bool broken = status.ok() || status.error_code() == grpc::StatusCode::UNAVAILABLE;
+    // An OK end before the terminal state is a coordinator going away, like UNAVAILABLE; so is
+    // CANCELLED, which this client never asks for (a server shutting down cancels its calls).
+    const bool broken = status.ok() || status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                        status.error_code() == grpc::StatusCode::CANCELLED;
     if (!broken || !ever_received || failures >= kMaxReconnects) {
       if (!status.ok()) return FromGrpcStatus(status, connection);
       return absl::UnavailableError(absl::StrCat("quenchd at ", connection.server,

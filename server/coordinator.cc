@@ -146,7 +146,7 @@ void Coordinator::Shutdown() {
   spdlog::info("quenchd: shutting down");
   parts_->scheduler->Stop();
   parts_->worker_service->StopMonitor();
-  parts_->events.WakeAll();
+  parts_->events.Close();  // watchers end now, and reconnect to the next coordinator
   // Workers leave their streams (and reconnect later), so the server need not wait them out.
   v1::CoordinatorMessage drain;
   drain.set_drain(true);

@@ -27,12 +27,23 @@ std::vector<v1::WatchJobResponse> JobEvents::WaitFrom(const std::string& job_id,
     auto it = history_.find(job_id);
     return it != history_.end() && it->second.size() > next;
   };
-  changed_.wait_for(lock, timeout, available);
+  changed_.wait_for(lock, timeout, [&] { return closed_ || available(); });
   if (!available()) return {};
   const auto& events = history_[job_id];
   return {events.begin() + static_cast<std::ptrdiff_t>(next), events.end()};
 }
 
-void JobEvents::WakeAll() { changed_.notify_all(); }
+void JobEvents::Close() {
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+  }
+  changed_.notify_all();
+}
+
+bool JobEvents::closed() {
+  std::lock_guard lock(mutex_);
+  return closed_;
+}
 
 }  // namespace quench::server

@@ -26,8 +26,9 @@ class JobEvents {
   std::vector<v1::WatchJobResponse> WaitFrom(const std::string& job_id, size_t next,
                                              std::chrono::milliseconds timeout);
 
-  // Wakes every waiter (shutdown).
-  void WakeAll();
+  // Shutdown: wakes every waiter, and no wait blocks after this.
+  void Close();
+  bool closed();
 
  private:
   std::mutex mutex_;
@@ -35,6 +36,7 @@ class JobEvents {
   std::map<std::string, std::vector<v1::WatchJobResponse>> history_;
   std::deque<std::string> ended_;  // job ids in the order they ended
   size_t kept_ended_jobs_;
+  bool closed_ = false;
 };
 
 }  // namespace quench::server

@@ -63,13 +63,14 @@ absl::Status JobScheduler::Start() {
     QUENCH_RETURN_IF_ERROR(store_.SetState(job.job_id, v1::JOB_STATE_QUEUED,
                                            "the coordinator restarted; the job resumes"));
     spdlog::info("job {}: was running when the coordinator stopped; queued again", job.job_id);
-    std::lock_guard lock(mutex_);
-    restarted_.insert(job.job_id);
   }
   QUENCH_ASSIGN_OR_RETURN(const auto queued, store_.JobsInState(v1::JOB_STATE_QUEUED));
   {
     std::lock_guard lock(mutex_);
-    for (const JobRecord& job : queued) queue_.push_back(job.job_id);
+    for (const JobRecord& job : queued) {
+      queue_.push_back(job.job_id);
+      restarted_.insert(job.job_id);  // its workers, if any, are reconnecting now
+    }
     metrics_.SetQueueDepth(static_cast<int64_t>(queue_.size()));
   }
   std::error_code error;

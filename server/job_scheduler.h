@@ -34,8 +34,8 @@ struct SchedulerOptions {
   // Connected workers: a job that starts while some are connected holds its calibration shards
   // on them; with none (or no registry), the job runs in this process.
   WorkerRegistry* workers = nullptr;
-  // A job that was running when the coordinator stopped waits up to this long after a restart
-  // for a worker to reconnect, so it resumes on the workers rather than in this process.
+  // A job left queued or running by the last coordinator waits up to this long after a restart
+  // for workers to reconnect, so it resumes on them rather than in this process.
   double restart_worker_wait_s = 5.0;
   // A worker task is tried this many times (a lost worker's on another) before the job fails.
   int max_task_attempts = 3;
@@ -89,7 +89,7 @@ class JobScheduler {
   std::condition_variable work_;
   std::deque<std::string> queue_;
   std::set<std::string> cancelled_;  // running jobs asked to stop
-  std::set<std::string> restarted_;  // jobs that were RUNNING when the last coordinator stopped
+  std::set<std::string> restarted_;  // jobs queued or running when the last coordinator stopped
   bool stopping_ = false;
   std::vector<std::thread> runners_;
 };

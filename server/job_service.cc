@@ -95,6 +95,10 @@ grpc::Status JobServiceImpl::WatchJob(grpc::ServerContext* context,
       if (IsTerminal(event.job().state())) return grpc::Status::OK;
     }
     if (context->IsCancelled()) return grpc::Status::CANCELLED;
+    if (events_.closed()) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "quenchd is shutting down; the job lives on in its store: watch again");
+    }
     events = events_.WaitFrom(request->job_id(), next, kWatchPoll);
     if (events.empty()) {
       // Ended without an event this watcher can see (its history was forgotten): say so.

@@ -69,6 +69,21 @@ class DaemonProcess {
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
 
+  // Waits up to `timeout` for it to exit by itself: its exit status, or -1 (then killed).
+  int Wait(std::chrono::seconds timeout = std::chrono::seconds(60)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (pid_ > 0 && std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    Kill();
+    return -1;
+  }
+
   // SIGTERM, and the exit status (-1 when it had to be killed).
   int Stop() {
     if (pid_ <= 0) return exit_status_;

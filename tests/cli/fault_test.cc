@@ -112,19 +112,24 @@ class FaultTest : public ::testing::Test {
     EXPECT_GE(compared, 3);
   }
 
+  void RunCoordinatorRestarts(int signal);
+
   TempDir dir_;
   fs::path shared_;
 };
 
-TEST_F(FaultTest, CoordinatorKilledAtARandomBlockResumesWithoutRedoingBlocks) {
+// quenchd stopped at a random block — SIGKILL (a crash) or SIGTERM (a drain, which must exit 0
+// within 10 s) — and started again on the same port and data directory.
+void FaultTest::RunCoordinatorRestarts(int signal) {
   std::mt19937 random(std::random_device{}());
-  const int runs = FaultRuns();
+  const int runs = signal == SIGKILL ? FaultRuns() : std::max(1, FaultRuns() / 3);
   int resumed_identical = 0;
   double clean_seconds = 0.0;
   for (int r = 0; r < runs; ++r) {
     SCOPED_TRACE("run " + std::to_string(r));
     const int failures_before = FailureCount();
-    const fs::path run = dir_ / ("run" + std::to_string(r));
+    const fs::path run =
+        dir_ / (std::string(signal == SIGKILL ? "kill" : "term") + std::to_string(r));
     fs::create_directories(run);
     const int port = FreePort(run);
     ASSERT_NE(port, 0);
@@ -158,6 +163,10 @@ TEST_F(FaultTest, CoordinatorKilledAtARandomBlockResumesWithoutRedoingBlocks) {
     ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
     const std::string job_id = LastJsonLine(submitted.output)["job_id"];
 
+    // A client watching through the restart: it reconnects and sees the job to its end.
+    testing::DaemonProcess watcher(
+        kQuench, {"watch", "--server", "127.0.0.1:" + std::to_string(port), job_id, "--json"},
+        run / "watcher.log");
     // Killed once the job has finished a random number of its 5 blocks (1..4).
     const int kill_after = 1 + static_cast<int>(random() % 4);
     int finished_at_kill = -1;
@@ -167,7 +176,18 @@ TEST_F(FaultTest, CoordinatorKilledAtARandomBlockResumesWithoutRedoingBlocks) {
       ASSERT_TRUE(job.is_object()) << status.output;
       if (job.value("finished_blocks", 0) >= kill_after) {
         finished_at_kill = job["finished_blocks"];
-        quenchd->Kill();
+        if (signal == SIGKILL) {
+          quenchd->Kill();
+        } else {
+          const auto stop_start = std::chrono::steady_clock::now();
+          EXPECT_EQ(quenchd->Stop(), 0) << "quenchd exits 0 on SIGTERM";
+          const double stop_seconds =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - stop_start).count();
+          EXPECT_LT(stop_seconds, 10.0);
+          EXPECT_NE(ReadAll(run / "quenchd-1.log").find("interrupted by shutdown; queued again"),
+                    std::string::npos);
+          std::cout << "quenchd drained in " << stop_seconds << " s\n";
+        }
         break;
       }
       ASSERT_NE(job.value("state", ""), "SUCCEEDED") << "the job ended before the kill";
@@ -178,6 +198,8 @@ TEST_F(FaultTest, CoordinatorKilledAtARandomBlockResumesWithoutRedoingBlocks) {
     const fs::path out = run / "out";
     auto watched = RunCommand(kQuench + " watch" + server + " " + job_id + " --json");
     ASSERT_EQ(watched.exit_code, 0) << watched.output;
+    EXPECT_EQ(watcher.Wait(), 0) << ReadAll(run / "watcher.log");
+    EXPECT_NE(ReadAll(run / "watcher.log").find("SUCCEEDED"), std::string::npos);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     auto downloaded =
@@ -188,7 +210,8 @@ TEST_F(FaultTest, CoordinatorKilledAtARandomBlockResumesWithoutRedoingBlocks) {
     // The restarted coordinator restored the blocks finished before the kill (at least those
     // the status showed) and solved only the rest.
     const std::string log = ReadAll(run / "quenchd-2.log");
-    EXPECT_NE(log.find("calibration shards on 2 workers"), std::string::npos)
+    // Workers come back on their own backoff; the job waits for them rather than running here.
+    EXPECT_NE(log.find("calibration shards on "), std::string::npos)
         << "the resumed job waits for its reconnecting workers: " << log;
     const size_t resuming = log.find("resuming after ");
     ASSERT_NE(resuming, std::string::npos) << log;
@@ -209,8 +232,16 @@ TEST_F(FaultTest, CoordinatorKilledAtARandomBlockResumesWithoutRedoingBlocks) {
               << " s (a clean one " << clean_seconds << " s)\n";
     if (FailureCount() == failures_before) ++resumed_identical;
   }
-  std::cout << resumed_identical << "/" << runs
-            << " coordinator kills resumed to identical artifacts\n";
+  std::cout << resumed_identical << "/" << runs << " coordinator "
+            << (signal == SIGKILL ? "kills" : "SIGTERMs") << " resumed to identical artifacts\n";
+}
+
+TEST_F(FaultTest, CoordinatorKilledAtARandomBlockResumesWithoutRedoingBlocks) {
+  RunCoordinatorRestarts(SIGKILL);
+}
+
+TEST_F(FaultTest, CoordinatorStoppedAtARandomBlockDrainsAndResumes) {
+  RunCoordinatorRestarts(SIGTERM);
 }
 
 // One of three workers dies (SIGKILL) or freezes (SIGSTOP) at a random moment of the job.
@@ -224,8 +255,7 @@ void RunWorkerFaults(FaultTest& test, const fs::path& dir, const fs::path& share
   for (int r = 0; r < runs; ++r) {
     SCOPED_TRACE("run " + std::to_string(r));
     const int failures_before = FailureCount();
-    const fs::path run =
-        dir / (std::string(signal == SIGKILL ? "kill" : "stop") + std::to_string(r));
+    const fs::path run = dir / (std::string(strsignal(signal)).substr(0, 4) + std::to_string(r));
     fs::create_directories(run);
     testing::DaemonProcess quenchd(
         kQuenchd,
@@ -270,6 +300,9 @@ void RunWorkerFaults(FaultTest& test, const fs::path& dir, const fs::path& share
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - fault_at).count();
     if (signal == SIGSTOP) ::kill(workers[victim]->pid(), SIGKILL);
+    if (signal == SIGTERM) {
+      EXPECT_EQ(workers[victim]->Wait(), 0) << "a worker exits 0 on SIGTERM";
+    }
     ASSERT_EQ(watched.exit_code, 0) << watched.output << ReadAll(run / "quenchd.log");
     const fs::path out = run / "out";
     auto downloaded =
@@ -287,13 +320,17 @@ void RunWorkerFaults(FaultTest& test, const fs::path& dir, const fs::path& share
               << "; the job finished " << seconds << " s after the fault\n";
     if (FailureCount() == failures_before) ++identical;
   }
-  std::cout << identical << "/" << runs << " jobs identical after a worker "
-            << (signal == SIGKILL ? "SIGKILL" : "SIGSTOP") << " (" << faulted
-            << " lost a task in flight)\n";
+  std::cout << identical << "/" << runs << " jobs identical after a worker " << strsignal(signal)
+            << " (" << faulted << " lost a task in flight)\n";
 }
 
 TEST_F(FaultTest, WorkerKilledAtARandomMomentIsReplacedAndTheJobFinishesIdentical) {
   RunWorkerFaults(*this, dir_.path(), shared_, (dir_ / "recipe.yaml").string(), Calib(), SIGKILL,
+                  [this](const fs::path& out) { ExpectReferenceBytes(out); });
+}
+
+TEST_F(FaultTest, WorkerStoppedWithSigtermHandsBackItsTaskAndTheJobFinishesIdentical) {
+  RunWorkerFaults(*this, dir_.path(), shared_, (dir_ / "recipe.yaml").string(), Calib(), SIGTERM,
                   [this](const fs::path& out) { ExpectReferenceBytes(out); });
 }
 
