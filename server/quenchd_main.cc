@@ -1,5 +1,6 @@
 // quenchd: the Quench coordinator daemon. Flags may also come from a config file (--config,
 // TOML or INI: one `name = value` per flag).
+#include <csignal>
 #include <fstream>
 #include <iostream>
 
@@ -13,6 +14,9 @@
 int main(int argc, char** argv) {
   // Before any thread starts, so every thread inherits the mask and the signal reaches sigwait.
   quench::BlockTerminationSignals();
+  // A file-size limit (or a quota) shows up as a failed write, which fails that one job with
+  // its reason; the default action of SIGXFSZ would kill the daemon and every job with it.
+  std::signal(SIGXFSZ, SIG_IGN);
 
   CLI::App app{
       "quenchd: the Quench coordinator. Accepts quantization jobs over gRPC "

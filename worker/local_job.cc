@@ -119,6 +119,9 @@ absl::StatusOr<LocalJobResult> RunLocalJob(const std::filesystem::path& model_di
   QUENCH_ASSIGN_OR_RETURN(const std::vector<QuantizationOutcome> outcomes,
                           RunQuantizationJobVariants(model.spec, model.weights, variants, recipe,
                                                      calibration, *worker, options));
+  // The shards' activations are done with: free them (on remote workers, release the job)
+  // before the outputs are written and evaluated.
+  worker.reset();
   const QuantizationOutcome& outcome = outcomes.front();
   const double quantize_seconds = SecondsSince(start);
   LocalJobResult result;

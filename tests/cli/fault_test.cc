@@ -339,5 +339,129 @@ TEST_F(FaultTest, FrozenWorkerIsLostByItsHeartbeatsAndTheJobFinishesIdentical) {
                   [this](const fs::path& out) { ExpectReferenceBytes(out); });
 }
 
+// Cancel in each phase of a job: queued, quantizing (its workers drop its shards), evaluating,
+// and after it ended (unchanged). Each cancelled job ends CANCELLED without artifacts.
+TEST_F(FaultTest, CancelInEachPhaseEndsTheJobAndReleasesItsShards) {
+  testing::DaemonProcess quenchd(
+      kQuenchd,
+      {"--listen", "127.0.0.1:0", "--http-listen", "", "--data-dir", (dir_ / "data").string(),
+       "--model-root", shared_.string(), "--ready-file", (dir_ / "ready.json").string()},
+      dir_ / "quenchd.log");
+  const nlohmann::json ready = quenchd.WaitReady(dir_ / "ready.json");
+  ASSERT_TRUE(ready.is_object());
+  const std::string address = "127.0.0.1:" + std::to_string(ready["grpc_port"].get<int>());
+  testing::DaemonProcess worker(kWorker, {"--coordinator", address, "--name", "w0"},
+                                dir_ / "worker.log");
+  for (int i = 0;
+       i < 400 && ReadAll(dir_ / "quenchd.log").find("w0: connected") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  const std::string server = " --server " + address;
+  const std::string submit = kQuench + " submit" + server + " --model " + Model() + " --recipe " +
+                             (dir_ / "recipe.yaml").string() + " --calib " + Calib() + " --eval " +
+                             (shared_ / "data/stories260K-eval.jsonl").string() + " --json";
+  const auto job_of = [&](const std::string& id) {
+    return nlohmann::json::parse(
+        RunCommand(kQuench + " status" + server + " " + id + " --json").output, nullptr, false);
+  };
+  const auto cancel = [&](const std::string& id) {
+    return RunCommand(kQuench + " cancel" + server + " " + id);
+  };
+  const auto wait_until = [&](const std::string& id,
+                              const std::function<bool(const nlohmann::json&)>& done) {
+    for (int i = 0; i < 3000; ++i) {
+      const nlohmann::json job = job_of(id);
+      if (job.is_object() && done(job)) return job;
+    }
+    return nlohmann::json();
+  };
+  const auto expect_cancelled = [&](const std::string& id, const char* phase) {
+    const nlohmann::json job = wait_until(id, [](const nlohmann::json& j) {
+      return j.value("state", "") != "RUNNING" && j.value("state", "") != "QUEUED";
+    });
+    EXPECT_EQ(job.value("state", ""), "CANCELLED") << phase << ": " << job.dump();
+    EXPECT_TRUE(job["artifacts"].empty()) << phase;
+    EXPECT_FALSE(fs::exists(dir_ / "data" / "artifacts" / id)) << phase;
+  };
+
+  // Queued: one runner, so the second job waits behind the first.
+  const std::string first = LastJsonLine(RunCommand(submit).output)["job_id"];
+  const std::string second = LastJsonLine(RunCommand(submit).output)["job_id"];
+  EXPECT_EQ(job_of(second)["state"], "QUEUED");
+  EXPECT_EQ(cancel(second).exit_code, 0);
+  expect_cancelled(second, "queued");
+
+  // Quantizing: once a block is done.
+  ASSERT_FALSE(wait_until(first, [](const nlohmann::json& j) {
+                 return j.value("finished_blocks", 0) >= 1;
+               }).is_null());
+  EXPECT_EQ(cancel(first).exit_code, 0);
+  expect_cancelled(first, "quantizing");
+  for (int i = 0;
+       i < 200 && ReadAll(dir_ / "worker.log").find(first + ": released") == std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_NE(ReadAll(dir_ / "worker.log").find(first + ": released"), std::string::npos)
+      << "the worker freed the cancelled job's shards";
+
+  // Evaluating: the quantized model is being compared with the original.
+  const std::string third = LastJsonLine(RunCommand(submit).output)["job_id"];
+  const nlohmann::json evaluating = wait_until(third, [](const nlohmann::json& j) {
+    return j.value("message", "").find("evaluate") != std::string::npos ||
+           j.value("state", "") == "SUCCEEDED";
+  });
+  ASSERT_EQ(evaluating.value("state", ""), "RUNNING") << "evaluation was too quick to catch";
+  EXPECT_EQ(cancel(third).exit_code, 0);
+  expect_cancelled(third, "evaluating");
+
+  // Ended: a cancel changes nothing.
+  auto fourth = RunCommand(submit + " --wait");
+  ASSERT_EQ(fourth.exit_code, 0) << fourth.output;
+  const std::string done = LastJsonLine(fourth.output)["job_id"];
+  cancel(done);
+  EXPECT_EQ(job_of(done)["state"], "SUCCEEDED");
+}
+
+// A disk that fills while a job writes its outputs (RLIMIT_FSIZE: writes past the limit fail
+// with EFBIG): that job FAILED with the reason, nothing of it in the artifact store, and the
+// daemon goes on to run the next job.
+TEST_F(FaultTest, FullDiskFailsTheJobCleanlyAndTheDaemonServesTheNext) {
+  const fs::path small = dir_ / "small-models";
+  auto made = RunCommand(kQuench +
+                         " testgen --hidden 64 --intermediate 128 --layers 1 --heads 4 "
+                         "--kv-heads 2 --vocab 96 --dtype F16 --seed 1 --out " +
+                         (small / "tiny").string());
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  // stories260K's fake_quant/model.safetensors is ~1 MB; the tiny model's outputs a few KB.
+  testing::DaemonProcess quenchd(
+      "/usr/bin/prlimit",
+      {"--fsize=800000", kQuenchd, "--listen", "127.0.0.1:0", "--http-listen", "", "--data-dir",
+       (dir_ / "data").string(), "--model-root", shared_.string(), "--model-root", small.string(),
+       "--ready-file", (dir_ / "ready.json").string()},
+      dir_ / "quenchd.log");
+  const nlohmann::json ready = quenchd.WaitReady(dir_ / "ready.json");
+  ASSERT_TRUE(ready.is_object()) << ReadAll(dir_ / "quenchd.log");
+  const std::string server = " --server 127.0.0.1:" + std::to_string(ready["grpc_port"].get<int>());
+  auto big = RunCommand(kQuench + " submit" + server + " --model " + Model() + " --recipe " +
+                        (dir_ / "recipe.yaml").string() + " --calib " + Calib() + " --wait --json");
+  EXPECT_EQ(big.exit_code, 3) << "exit code 3: the job FAILED\n" << big.output;
+  const nlohmann::json failed = LastJsonLine(big.output);
+  ASSERT_TRUE(failed.is_object()) << big.output;
+  EXPECT_EQ(failed["state"], "FAILED");
+  EXPECT_NE(failed["message"].get<std::string>().find("too large"), std::string::npos)
+      << failed["message"];
+  // Nothing of the failed job was kept: no artifact directory, no temporary file.
+  const fs::path store = dir_ / "data" / "artifacts";
+  EXPECT_FALSE(fs::exists(store / failed["job_id"].get<std::string>()));
+
+  auto next = RunCommand(kQuench + " submit" + server + " --model " + (small / "tiny").string() +
+                         " --preset rtn-w4g32 --wait --json --out " + (dir_ / "tiny-out").string());
+  EXPECT_EQ(next.exit_code, 0) << next.output << ReadAll(dir_ / "quenchd.log");
+  EXPECT_EQ(LastJsonLine(next.output)["state"], "SUCCEEDED");
+  EXPECT_TRUE(fs::exists(dir_ / "tiny-out" / "quench.safetensors"));
+  EXPECT_EQ(quenchd.Stop(), 0) << "the daemon outlived the full disk";
+}
+
 }  // namespace
 }  // namespace quench
