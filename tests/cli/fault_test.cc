@@ -10,7 +10,10 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "core/util/sha256.h"
@@ -92,7 +95,8 @@ class FaultTest : public ::testing::Test {
         kQuenchd,
         std::vector<std::string>{"--listen", "127.0.0.1:" + std::to_string(port), "--http-listen",
                                  "", "--data-dir", (run / "data").string(), "--model-root",
-                                 shared_.string(), "--ready-file", (run / "ready.json").string()},
+                                 shared_.string(), "--ready-file", (run / "ready.json").string(),
+                                 "--worker-timeout", "1"},
         run / log);
     EXPECT_TRUE(daemon->WaitReady(run / "ready.json").is_object()) << ReadAll(run / log);
     return daemon;
@@ -140,7 +144,7 @@ void FaultTest::RunCoordinatorRestarts(int signal) {
       workers.push_back(std::make_unique<testing::DaemonProcess>(
           kWorker,
           std::vector<std::string>{"--coordinator", "127.0.0.1:" + std::to_string(port), "--name",
-                                   "w" + std::to_string(i)},
+                                   "w" + std::to_string(i), "--heartbeat", "0.2"},
           run / ("worker" + std::to_string(i) + ".log")));
     }
     for (int i = 0;
@@ -270,7 +274,8 @@ void RunWorkerFaults(FaultTest& test, const fs::path& dir, const fs::path& share
     for (int i = 0; i < 3; ++i) {
       workers.push_back(std::make_unique<testing::DaemonProcess>(
           kWorker,
-          std::vector<std::string>{"--coordinator", address, "--name", "w" + std::to_string(i)},
+          std::vector<std::string>{"--coordinator", address, "--name", "w" + std::to_string(i),
+                                   "--heartbeat", "0.2"},
           run / ("worker" + std::to_string(i) + ".log")));
     }
     for (int i = 0;
@@ -337,6 +342,181 @@ TEST_F(FaultTest, WorkerStoppedWithSigtermHandsBackItsTaskAndTheJobFinishesIdent
 TEST_F(FaultTest, FrozenWorkerIsLostByItsHeartbeatsAndTheJobFinishesIdentical) {
   RunWorkerFaults(*this, dir_.path(), shared_, (dir_ / "recipe.yaml").string(), Calib(), SIGSTOP,
                   [this](const fs::path& out) { ExpectReferenceBytes(out); });
+}
+
+// The fault-injection harness (DESIGN §6): clients submit jobs (and resubmit some request ids)
+// while a chaos thread kills workers, kills the coordinator and freezes workers at random; the
+// history of submissions and outcomes is checked afterwards — no acknowledged job lost, no job
+// nobody submitted, one job per request id, every job ended, every succeeded job's artifacts
+// byte-identical to a clean run's. QUENCH_CHAOS_SECONDS sets how long the chaos lasts (10 s).
+TEST_F(FaultTest, ChaosHistoryKeepsEveryPromise) {
+  const char* seconds_env = std::getenv("QUENCH_CHAOS_SECONDS");
+  const double chaos_seconds = seconds_env != nullptr ? std::atof(seconds_env) : 10.0;
+  const fs::path run = dir_ / "chaos";
+  fs::create_directories(run);
+  const int port = FreePort(run);
+  ASSERT_NE(port, 0);
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  const std::string server = " --server " + address;
+  std::mutex daemons_mutex;  // the chaos thread replaces processes; nobody else touches them
+  int quenchd_starts = 0;
+  auto quenchd = StartQuenchd(run, port, "quenchd-0.log");
+  const auto start_worker = [&](int i) {
+    static std::atomic<int> starts{0};
+    return std::make_unique<testing::DaemonProcess>(
+        kWorker,
+        std::vector<std::string>{"--coordinator", address, "--name", "w" + std::to_string(i),
+                                 "--heartbeat", "0.2"},
+        run / ("worker" + std::to_string(i) + "-" + std::to_string(starts++) + ".log"));
+  };
+  std::vector<std::unique_ptr<testing::DaemonProcess>> workers;
+  for (int i = 0; i < 3; ++i) workers.push_back(start_worker(i));
+
+  struct Submission {
+    std::string request_id;
+    std::string job_id;  // empty: never acknowledged
+  };
+  std::mutex history_mutex;
+  std::vector<Submission> history;
+  std::vector<std::string> violations;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(chaos_seconds);
+  const auto client = [&](int c) {
+    std::mt19937 random(1000 + c);
+    for (int n = 0; std::chrono::steady_clock::now() < deadline; ++n) {
+      const std::string request_id = "chaos-" + std::to_string(c) + "-" + std::to_string(n);
+      const std::string submit = kQuench + " submit" + server + " --model " + Model() +
+                                 " --recipe " + (dir_ / "recipe.yaml").string() + " --calib " +
+                                 Calib() + " --shards 4 --request-id " + request_id + " --json";
+      // Retried with the same request id until acknowledged; a second submission of an
+      // acknowledged id must name the same job.
+      std::string job_id;
+      for (int attempt = 0; attempt < 3 || (job_id.empty() && attempt < 200); ++attempt) {
+        auto submitted = RunCommand(submit);
+        const nlohmann::json answer = LastJsonLine(submitted.output);
+        if (submitted.exit_code != 0 || !answer.is_object()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          continue;
+        }
+        const std::string id = answer.value("job_id", "");
+        if (job_id.empty()) {
+          job_id = id;
+          if (random() % 3 != 0) break;  // a third of the ids are submitted again
+        } else {
+          if (id != job_id) {
+            std::lock_guard lock(history_mutex);
+            violations.push_back(request_id + " named " + job_id + " then " + id);
+          }
+          break;
+        }
+      }
+      {
+        std::lock_guard lock(history_mutex);
+        history.push_back({request_id, job_id});
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1000 + random() % 1000));
+    }
+  };
+  int worker_kills = 0, coordinator_kills = 0, freezes = 0;
+  std::thread chaos([&] {
+    std::mt19937 random(std::random_device{}());
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(700 + random() % 800));
+      std::lock_guard lock(daemons_mutex);
+      const int victim = static_cast<int>(random() % 3);
+      switch (random() % 3) {
+        case 0:  // a worker dies and comes back
+          workers[victim]->Kill();
+          ++worker_kills;
+          std::this_thread::sleep_for(std::chrono::milliseconds(300));
+          workers[victim] = start_worker(victim);
+          break;
+        case 1:  // the coordinator dies and is started again
+          quenchd->Kill();
+          ++coordinator_kills;
+          quenchd = StartQuenchd(run, port, "quenchd-" + std::to_string(++quenchd_starts) + ".log");
+          break;
+        default:  // a worker freezes past its heartbeat timeout (a cut connection), then thaws
+          ::kill(workers[victim]->pid(), SIGSTOP);
+          ++freezes;
+          std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+          ::kill(workers[victim]->pid(), SIGCONT);
+          break;
+      }
+    }
+  });
+  std::thread client0(client, 0), client1(client, 1);
+  client0.join();
+  client1.join();
+  chaos.join();
+
+  // Quiet now: every job must end.
+  nlohmann::json jobs;
+  for (int i = 0; i < 600; ++i) {
+    jobs = nlohmann::json::parse(
+        RunCommand(kQuench + " list" + server + " --limit 0 --json").output, nullptr, false);
+    bool all_ended = jobs.is_object();
+    if (all_ended) {
+      for (const auto& job : jobs["jobs"]) {
+        all_ended = all_ended && job["state"] != "QUEUED" && job["state"] != "RUNNING";
+      }
+    }
+    if (all_ended) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_TRUE(jobs.is_object());
+  std::map<std::string, std::string> reference;  // artifact → sha256 of the clean run
+  for (const auto& entry : fs::recursive_directory_iterator(dir_ / "reference")) {
+    if (!entry.is_regular_file() || entry.path().filename() == "report.json") continue;
+    reference[fs::relative(entry.path(), dir_ / "reference").string()] =
+        Sha256FileHex(entry.path()).value_or("?");
+  }
+  std::set<std::string> submitted_ids, listed_job_ids, listed_request_ids;
+  for (const Submission& submission : history) submitted_ids.insert(submission.request_id);
+  int succeeded = 0;
+  for (const auto& job : jobs["jobs"]) {
+    const std::string request_id = job["request_id"], job_id = job["job_id"];
+    listed_job_ids.insert(job_id);
+    if (!submitted_ids.count(request_id)) violations.push_back(job_id + ": nobody submitted it");
+    if (!listed_request_ids.insert(request_id).second) {
+      violations.push_back(request_id + ": more than one job");
+    }
+    const std::string state = job["state"];
+    if (state == "QUEUED" || state == "RUNNING") violations.push_back(job_id + " never ended");
+    if (state == "SUCCEEDED") {
+      ++succeeded;
+      int compared = 0;
+      for (const auto& artifact : job["artifacts"]) {
+        auto expected = reference.find(artifact["name"].get<std::string>());
+        if (expected == reference.end()) continue;
+        ++compared;
+        if (expected->second != artifact["sha256"]) {
+          violations.push_back(job_id + ": " + expected->first + " differs from a clean run's");
+        }
+      }
+      if (compared != static_cast<int>(reference.size())) {
+        violations.push_back(job_id + ": artifacts missing");
+      }
+    } else if (state == "FAILED") {
+      std::cout << "job " << job_id << " FAILED: " << job["message"] << "\n";
+    }
+  }
+  int acknowledged = 0;
+  for (const Submission& submission : history) {
+    if (submission.job_id.empty()) continue;
+    ++acknowledged;
+    if (!listed_job_ids.count(submission.job_id)) {
+      violations.push_back(submission.job_id + " was acknowledged and then lost");
+    }
+  }
+  for (const std::string& violation : violations) ADD_FAILURE() << violation;
+  EXPECT_GT(acknowledged, 0);
+  std::cout << "chaos " << chaos_seconds << " s: " << worker_kills << " worker kills, "
+            << coordinator_kills << " coordinator kills, " << freezes << " freezes; "
+            << history.size() << " request ids, " << acknowledged << " acknowledged, "
+            << jobs["jobs"].size() << " jobs, " << succeeded << " succeeded identical, "
+            << violations.size() << " violations\n";
+  std::lock_guard lock(daemons_mutex);
 }
 
 // Cancel in each phase of a job: queued, quantizing (its workers drop its shards), evaluating,
