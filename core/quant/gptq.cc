@@ -64,11 +64,45 @@ int64_t EffectiveBlockSize(int64_t block_size, int64_t param_span, bool groups_f
   return (block_size / param_span) * param_span;
 }
 
+// The lazy updates on the host matrix, in the fixed 64-row chunks the quantization uses.
+class HostGptqUpdater final : public GptqUpdater {
+ public:
+  explicit HostGptqUpdater(ThreadPool& workers) : workers_(workers) {}
+  absl::Status Begin(double* w, const double* u, int64_t rows, int64_t cols) override {
+    w_ = w;
+    u_ = u;
+    rows_ = rows;
+    cols_ = cols;
+    return absl::OkStatus();
+  }
+  absl::Status FetchColumns(int64_t, int64_t, double*) override { return absl::OkStatus(); }
+  absl::Status Update(int64_t i1, int64_t i2, const double* errors,
+                      int64_t errors_stride) override {
+    Eigen::Map<RowMatrixD> w(w_, rows_, cols_);
+    const Eigen::Map<const RowMatrixD> u(u_, cols_, cols_);
+    const Eigen::Map<const RowMatrixD, 0, Eigen::OuterStride<>> e(
+        errors, rows_, i2 - i1, Eigen::OuterStride<>(errors_stride));
+    const Eigen::MatrixXd u_block = u.block(i1, i2, i2 - i1, cols_ - i2);
+    workers_.ParallelFor(rows_, kRowsPerTask, [&](int64_t row_begin, int64_t row_end) {
+      const RowMatrixD chunk = e.middleRows(row_begin, row_end - row_begin);
+      w.middleRows(row_begin, row_end - row_begin).rightCols(cols_ - i2).noalias() -=
+          chunk * u_block;
+    });
+    return absl::OkStatus();
+  }
+
+ private:
+  ThreadPool& workers_;
+  double* w_ = nullptr;
+  const double* u_ = nullptr;
+  int64_t rows_ = 0, cols_ = 0;
+};
+
 }  // namespace
 
 absl::StatusOr<GptqResult> QuantizeGptq(const Tensor& weight, const std::vector<double>& hessian,
                                         const GridSpec& grid, const GptqOptions& options,
-                                        ThreadPool* pool) {
+                                        ThreadPool* pool, GptqUpdater* updater) {
   if (weight.rank() != 2 || weight.dtype() != DType::kF32) {
     return absl::InvalidArgumentError("GPTQ: the weight must be a 2-D fp32 matrix");
   }
@@ -139,14 +173,19 @@ absl::StatusOr<GptqResult> QuantizeGptq(const Tensor& weight, const std::vector<
   const int64_t num_tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
   std::vector<double> task_loss(num_tasks, 0.0);
   ThreadPool& workers = pool != nullptr ? *pool : DefaultThreadPool();
-  workers.ParallelFor(rows, kRowsPerTask, [&](int64_t row_begin, int64_t row_end) {
-    const int64_t n = row_end - row_begin;
-    auto rows_w = wp.middleRows(row_begin, n);
-    double loss = 0.0;
-    std::vector<float> group_values;
-    for (int64_t i1 = 0; i1 < cols; i1 += block) {
-      const int64_t i2 = std::min(cols, i1 + block);
-      RowMatrixD errors(n, i2 - i1);
+  HostGptqUpdater host_updater(workers);
+  GptqUpdater& lazy = updater != nullptr ? *updater : host_updater;
+  const RowMatrixD u_rows = u;  // row-major for updaters that take a plain array
+  QUENCH_RETURN_IF_ERROR(lazy.Begin(wp.data(), u_rows.data(), rows, cols));
+  RowMatrixD errors(rows, block);
+  for (int64_t i1 = 0; i1 < cols; i1 += block) {
+    const int64_t i2 = std::min(cols, i1 + block);
+    QUENCH_RETURN_IF_ERROR(lazy.FetchColumns(i1, i2, wp.data()));
+    workers.ParallelFor(rows, kRowsPerTask, [&](int64_t row_begin, int64_t row_end) {
+      const int64_t n = row_end - row_begin;
+      auto rows_w = wp.middleRows(row_begin, n);
+      double& loss = task_loss[row_begin / kRowsPerTask];
+      std::vector<float> group_values;
       for (int64_t j = i1; j < i2; ++j) {
         if (!static_params && j % param_span == 0) {
           // Parameters from the updated weights, for the group (or the ggml block) starting here.
@@ -170,18 +209,15 @@ absl::StatusOr<GptqResult> QuantizeGptq(const Tensor& weight, const std::vector<
           result.codes[(row_begin + r) * cols + perm[j]] = code;
           const double error = (value - DecodeValue(code, params, grid)) / diagonal;
           loss += error * error / 2.0;
-          errors(r, j - i1) = error;
+          errors(row_begin + r, j - i1) = error;
           // Within the block, push the error onto the remaining columns right away.
           rows_w.row(r).segment(j + 1, i2 - j - 1) -= error * u.row(j).segment(j + 1, i2 - j - 1);
         }
       }
-      // Lazy update: the rest of the matrix receives the whole block's errors at once.
-      if (i2 < cols) {
-        rows_w.rightCols(cols - i2).noalias() -= errors * u.block(i1, i2, i2 - i1, cols - i2);
-      }
-    }
-    task_loss[row_begin / kRowsPerTask] = loss;
-  });
+    });
+    // Lazy update: the rest of the matrix receives the whole block's errors at once.
+    if (i2 < cols) QUENCH_RETURN_IF_ERROR(lazy.Update(i1, i2, errors.data(), block));
+  }
   for (double loss : task_loss) output.loss += loss;
   output.quantized = std::move(result);
   return output;
