@@ -1,13 +1,13 @@
 #include "kernels/cuda/cuda_devices.h"
 
-#include <cuda_runtime.h>
+#include "kernels/cuda/gpu_runtime.h"
 
 namespace quench::kernels::cuda {
 
 int DeviceCount() {
   int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky "no driver" error
+  if (gpuGetDeviceCount(&count) != gpuSuccess) {
+    (void)gpuGetLastError();  // clear the sticky "no driver" error
     return 0;
   }
   return count;

@@ -27,6 +27,7 @@
 #define gpuDeviceProp hipDeviceProp_t
 #define gpuGetDeviceProperties hipGetDeviceProperties
 #define gpuMemGetInfo hipMemGetInfo
+#define gpuMemcpy2D hipMemcpy2D
 #else
 #include <cuda_runtime.h>
 
@@ -51,6 +52,7 @@
 #define gpuDeviceProp cudaDeviceProp
 #define gpuGetDeviceProperties cudaGetDeviceProperties
 #define gpuMemGetInfo cudaMemGetInfo
+#define gpuMemcpy2D cudaMemcpy2D
 #endif
 
 #include <cstdio>
