@@ -1,5 +1,7 @@
 #include "server/worker_service.h"
 
+#include <map>
+
 #include "absl/strings/str_cat.h"
 #include "core/util/version.h"
 #include "spdlog/spdlog.h"
@@ -38,7 +40,16 @@ void WorkerServiceImpl::MonitorHeartbeats() {
 }
 
 void WorkerServiceImpl::UpdateGauge() {
-  metrics_.SetWorkersConnected("cpu", static_cast<int64_t>(registry_.size()));
+  // By the kind of each worker's first device; every kind keeps a series, 0 when none is here.
+  std::map<std::string, int64_t> by_backend = {{"cpu", 0}, {"cuda", 0}, {"hip", 0}};
+  for (const auto& worker : registry_.Snapshot()) {
+    const auto& devices = worker->registration().devices();
+    const v1::DeviceKind kind = devices.empty() ? v1::DEVICE_KIND_CPU : devices[0].kind();
+    ++by_backend[kind == v1::DEVICE_KIND_CUDA  ? "cuda"
+                 : kind == v1::DEVICE_KIND_HIP ? "hip"
+                                               : "cpu"];
+  }
+  for (const auto& [backend, count] : by_backend) metrics_.SetWorkersConnected(backend, count);
 }
 
 grpc::Status WorkerServiceImpl::Connect(grpc::ServerContext* context, WorkerStream* stream) {
@@ -63,8 +74,12 @@ grpc::Status WorkerServiceImpl::Connect(grpc::ServerContext* context, WorkerStre
   worker->Attach(context);
   registry_.Add(worker);
   UpdateGauge();
-  spdlog::info("worker {}: connected from {} ({} devices)", worker->name(), context->peer(),
-               registration.devices_size());
+  std::string devices;
+  for (const v1::Device& device : registration.devices()) {
+    absl::StrAppend(&devices, devices.empty() ? "" : ", ", device.name(), ", ",
+                    device.memory_bytes() >> 30, " GiB");
+  }
+  spdlog::info("worker {}: connected from {} ({})", worker->name(), context->peer(), devices);
 
   for (v1::WorkerMessage message; stream->Read(&message);) {
     worker->Touch();

@@ -35,7 +35,8 @@ bool SameBytes(const Tensor& a, const Tensor& b) {
 
 }  // namespace
 
-TaskExecutor::TaskExecutor() : backend_(kernels::MakeCpuBackend()) {}
+TaskExecutor::TaskExecutor(WorkerDevice device)
+    : device_(std::move(device)), backend_(kernels::MakeCpuBackend()) {}
 TaskExecutor::~TaskExecutor() = default;
 
 void TaskExecutor::Release(const std::string& job_id) { jobs_.erase(job_id); }
@@ -128,7 +129,11 @@ absl::Status TaskExecutor::Solve(const v1::Task& task, TaskOutput& output) {
   }
   const std::vector<double> sums(hessian.data<double>(),
                                  hessian.data<double>() + hessian.dim(0) * hessian.dim(1));
-  QUENCH_ASSIGN_OR_RETURN(const GptqResult result, QuantizeGptq(weight, sums, grid, options));
+  // On a GPU worker the lazy updates run on the device; the codes may then differ from a CPU
+  // worker's at rounding boundaries, so a job's solves should all run on one kind of device.
+  const std::unique_ptr<GptqUpdater> updater = MakeSolveUpdater(device_);
+  QUENCH_ASSIGN_OR_RETURN(const GptqResult result,
+                          QuantizeGptq(weight, sums, grid, options, nullptr, updater.get()));
   const QuantizedTensors tensors = QuantizedToTensors(result.quantized);
   auto* reply = output.result.mutable_solve_gptq();
   reply->set_loss(result.loss);

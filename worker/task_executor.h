@@ -15,6 +15,7 @@
 #include "quench/v1/worker.pb.h"
 #include "worker/model_loader.h"
 #include "worker/tensor_wire.h"
+#include "worker/worker_device.h"
 
 namespace quench::worker {
 
@@ -25,7 +26,7 @@ struct TaskOutput {
 
 class TaskExecutor {
  public:
-  TaskExecutor();
+  explicit TaskExecutor(WorkerDevice device = {});
   ~TaskExecutor();
 
   // A tensor chunk that arrived for a coming task.
@@ -43,6 +44,7 @@ class TaskExecutor {
   absl::Status Run(const v1::Task& task, TaskOutput& output);
   absl::Status Solve(const v1::Task& task, TaskOutput& output);
 
+  WorkerDevice device_;
   std::unique_ptr<kernels::Backend> backend_;
   BlobAssembler blobs_;
   std::map<std::string, std::unique_ptr<JobState>> jobs_;

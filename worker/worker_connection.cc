@@ -52,8 +52,9 @@ absl::StatusOr<bool> ServeOnce(const WorkerOptions& options, v1::WorkerService::
   registration->set_version(kQuenchVersion);
   registration->set_capacity(1);
   auto* device = registration->add_devices();
-  device->set_kind(v1::DEVICE_KIND_CPU);
-  device->set_name(options.device);
+  device->set_kind(options.device.kind);
+  device->set_name(absl::StrCat(options.device.name, " (", options.device.description, ")"));
+  device->set_memory_bytes(options.device.memory_bytes);
   if (!write(hello)) {
     const grpc::Status status = stream->Finish();
     return absl::UnavailableError(status.error_message());
@@ -158,7 +159,7 @@ absl::Status RunWorker(const WorkerOptions& options, const std::atomic<bool>& st
                      ? options.channel
                      : grpc::CreateCustomChannel(options.coordinator, credentials, arguments);
   auto stub = v1::WorkerService::NewStub(channel);
-  auto executor = std::make_unique<TaskExecutor>();
+  auto executor = std::make_unique<TaskExecutor>(options.device);
   double backoff = 0.5;
   while (!stop) {
     auto served = ServeOnce(options, *stub, *executor, stop);
@@ -167,7 +168,7 @@ absl::Status RunWorker(const WorkerOptions& options, const std::atomic<bool>& st
     }
     if (stop) break;
     // A coordinator that went away forgets its jobs' shards; so does this worker.
-    executor = std::make_unique<TaskExecutor>();
+    executor = std::make_unique<TaskExecutor>(options.device);
     backoff = served.ok() && *served ? 0.5 : std::min(backoff * 2, options.max_backoff_s);
     spdlog::info("worker: reconnecting to {} in {:.1f} s", options.coordinator, backoff);
     SleepUnlessStopped(backoff, stop);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "worker/worker_device.h"
 
 namespace grpc {
 class Channel;
@@ -20,8 +21,8 @@ struct WorkerOptions {
   // When set, the worker talks through this channel instead of connecting to `coordinator`:
   // an in-process coordinator's (`quench local`).
   std::shared_ptr<grpc::Channel> channel;
-  std::string name;  // empty: host name and process id
-  std::string device = "cpu";
+  std::string name;        // empty: host name and process id
+  WorkerDevice device;     // what it registers, and where its solves run
   std::string token;       // bearer token, empty for none
   std::string tls_ca_pem;  // root certificate: connect over TLS when set
   double heartbeat_s = 2.0;

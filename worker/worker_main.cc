@@ -22,9 +22,11 @@ int main(int argc, char** argv) {
   std::string token_file, tls_ca;
   app.add_option("--coordinator", options.coordinator, "quenchd's gRPC HOST:PORT")
       ->capture_default_str();
-  app.add_option("--device", options.device, "Compute device: cpu (cuda:N and hip:N to come)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"cpu"}));
+  std::string device = "cpu";
+  app.add_option("--device", device,
+                 "Compute device: cpu, or cuda:N (GPTQ solves on GPU N; shard forwards stay on "
+                 "the CPU for now). One worker per GPU.")
+      ->capture_default_str();
   app.add_option("--name", options.name, "Name in the coordinator's logs (default: host-pid)");
   app.add_option("--token-file", token_file, "Bearer token the coordinator requires");
   app.add_option("--tls-ca", tls_ca, "PEM root certificate: connect over TLS");
@@ -32,6 +34,12 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
+  auto parsed_device = quench::worker::ParseWorkerDevice(device);
+  if (!parsed_device.ok()) {
+    std::cerr << "quench-worker: " << parsed_device.status().message() << "\n";
+    return 2;
+  }
+  options.device = *parsed_device;
   if (!token_file.empty()) {
     auto token = quench::ReadTokenFile(token_file);
     if (!token.ok()) {

@@ -13,4 +13,18 @@ int DeviceCount() {
   return count;
 }
 
+std::string DeviceName(int device) {
+  if (device < 0 || device >= DeviceCount()) return "";
+  gpuDeviceProp properties;
+  if (gpuGetDeviceProperties(&properties, device) != gpuSuccess) return "";
+  return properties.name;
+}
+
+uint64_t DeviceTotalMemory(int device) {
+  if (device < 0 || device >= DeviceCount()) return 0;
+  gpuDeviceProp properties;
+  if (gpuGetDeviceProperties(&properties, device) != gpuSuccess) return 0;
+  return static_cast<uint64_t>(properties.totalGlobalMem);
+}
+
 }  // namespace quench::kernels::cuda

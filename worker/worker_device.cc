@@ -1,0 +1,63 @@
+#include "worker/worker_device.h"
+
+#include <unistd.h>
+
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+
+#if QUENCH_WITH_CUDA
+#include "kernels/cuda/cuda_devices.h"
+#include "kernels/cuda/gptq_gpu_updater.h"
+#endif
+
+namespace quench::worker {
+
+absl::StatusOr<WorkerDevice> ParseWorkerDevice(const std::string& spec) {
+  WorkerDevice device;
+  if (spec == "cpu") {
+    device.description = absl::StrCat(std::thread::hardware_concurrency(), " cores");
+    device.memory_bytes = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+                          static_cast<uint64_t>(sysconf(_SC_PAGE_SIZE));
+    return device;
+  }
+  absl::string_view rest = spec;
+  int index = -1;
+  if (absl::ConsumePrefix(&rest, "hip:")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--device ", spec, ": this build has no HIP backend (build with -DQUENCH_GPU=hip)"));
+  }
+  if (!absl::ConsumePrefix(&rest, "cuda:") || !absl::SimpleAtoi(rest, &index) || index < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--device ", spec, ": expected cpu, cuda:N or hip:N"));
+  }
+#if QUENCH_WITH_CUDA
+  const int count = kernels::cuda::DeviceCount();
+  if (index >= count) {
+    return absl::InvalidArgumentError(absl::StrCat("--device ", spec, ": this machine has ", count,
+                                                   " CUDA device", count == 1 ? "" : "s"));
+  }
+  device.kind = v1::DEVICE_KIND_CUDA;
+  device.index = index;
+  device.name = spec;
+  device.description = kernels::cuda::DeviceName(index);
+  device.memory_bytes = kernels::cuda::DeviceTotalMemory(index);
+  return device;
+#else
+  return absl::InvalidArgumentError(
+      absl::StrCat("--device ", spec, ": this build has no CUDA backend (nvcc was not found)"));
+#endif
+}
+
+std::unique_ptr<GptqUpdater> MakeSolveUpdater(const WorkerDevice& device) {
+#if QUENCH_WITH_CUDA
+  if (device.kind == v1::DEVICE_KIND_CUDA) return kernels::MakeGptqGpuUpdater(device.index);
+#endif
+  (void)device;
+  return nullptr;
+}
+
+}  // namespace quench::worker
