@@ -192,6 +192,11 @@ __global__ void AddBiasKernel(float* y, const float* bias, int64_t rows, int64_t
   if (i < rows * cols) y[i] += bias[i % cols];
 }
 
+__global__ void AccumulateToDoubleKernel(const float* partial, double* sums, int64_t count) {
+  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (i < count) sums[i] += static_cast<double>(partial[i]);
+}
+
 constexpr int kElementThreads = 256;
 
 unsigned ElementBlocks(int64_t count) {
@@ -263,6 +268,13 @@ void Add(gpuStream_t stream, float* x, const float* y, int64_t count) {
 void AddBias(gpuStream_t stream, float* y, const float* bias, int64_t rows, int64_t cols) {
   if (rows * cols == 0) return;
   AddBiasKernel<<<ElementBlocks(rows * cols), kElementThreads, 0, stream>>>(y, bias, rows, cols);
+  QUENCH_GPU_CHECK(gpuGetLastError());
+}
+
+void AccumulateToDouble(gpuStream_t stream, const float* partial, double* sums, int64_t count) {
+  if (count == 0) return;
+  AccumulateToDoubleKernel<<<ElementBlocks(count), kElementThreads, 0, stream>>>(partial, sums,
+                                                                                  count);
   QUENCH_GPU_CHECK(gpuGetLastError());
 }
 

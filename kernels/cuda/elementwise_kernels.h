@@ -27,4 +27,7 @@ void Add(gpuStream_t stream, float* x, const float* y, int64_t count);
 // y[r, :] += bias for each of `rows` rows of width `cols`.
 void AddBias(gpuStream_t stream, float* y, const float* bias, int64_t rows, int64_t cols);
 
+// sums[i] += partial[i] (fp32 into fp64), for statistics accumulated over chunks.
+void AccumulateToDouble(gpuStream_t stream, const float* partial, double* sums, int64_t count);
+
 }  // namespace quench::kernels::gpu

@@ -4,12 +4,16 @@
 // 1e-6. Skips without a CUDA device.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <random>
 
 #include "core/quant/gptq.h"
 #include "core/quant/hessian.h"
 #include "kernels/cuda/cuda_devices.h"
+#include "kernels/cuda/device_buffer.h"
 #include "kernels/cuda/gptq_gpu_updater.h"
+#include "kernels/cuda/gpu_hessian.h"
 
 namespace quench {
 namespace {
@@ -65,6 +69,37 @@ TEST(GptqGpuTest, GpuUpdatesGiveTheCpuCodesWithinTheStatedBound) {
     std::cout << "act_order " << act_order << ": " << differ << " of " << a.size()
               << " codes differ from the CPU's\n";
   }
+}
+
+// Σxᵀx on the GPU against the CPU accumulator, over several calls and a ragged last chunk:
+// fp32 chunk products summed into double on both, so they agree to fp32 rounding (1e-6
+// relative to the largest sum).
+TEST(GpuHessianTest, SumsMatchTheCpuAccumulator) {
+  if (kernels::cuda::DeviceCount() == 0) {
+    GTEST_SKIP() << "no CUDA device here: the gpu tests run where one is lent";
+  }
+  const int64_t dim = 300;
+  std::mt19937 random(8);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  HessianAccumulator cpu(dim);
+  auto gpu = kernels::GpuHessianAccumulator::Create(dim, 0);
+  ASSERT_NE(gpu, nullptr);
+  for (const int64_t tokens : {int64_t{700}, int64_t{256}, int64_t{1}}) {
+    Tensor x = Tensor::Zeros(DType::kF32, {tokens, dim});
+    for (int64_t i = 0; i < x.num_elements(); ++i) x.mutable_data<float>()[i] = normal(random);
+    cpu.Accumulate(x);
+    kernels::gpu::DeviceBuffer<float> device_x(
+        std::vector<float>(x.data<float>(), x.data<float>() + x.num_elements()));
+    gpu->Accumulate(device_x.data(), tokens);
+  }
+  EXPECT_EQ(gpu->tokens(), cpu.tokens());
+  const std::vector<double> sums = gpu->Sums();
+  double worst = 0.0, largest = 0.0;
+  for (size_t i = 0; i < sums.size(); ++i) {
+    worst = std::max(worst, std::abs(sums[i] - cpu.sums()[i]));
+    largest = std::max(largest, std::abs(cpu.sums()[i]));
+  }
+  EXPECT_LT(worst / largest, 1e-6);
 }
 
 }  // namespace
