@@ -36,7 +36,7 @@ bool SameBytes(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 TaskExecutor::TaskExecutor(WorkerDevice device)
-    : device_(std::move(device)), backend_(kernels::MakeCpuBackend()) {}
+    : device_(std::move(device)), backend_(MakeForwardBackend(device_)) {}
 TaskExecutor::~TaskExecutor() = default;
 
 void TaskExecutor::Release(const std::string& job_id) { jobs_.erase(job_id); }

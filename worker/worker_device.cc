@@ -8,10 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "kernels/cpu/cpu_backend.h"
 
 #if QUENCH_WITH_CUDA
 #include "kernels/cuda/cuda_devices.h"
 #include "kernels/cuda/gptq_gpu_updater.h"
+#include "kernels/cuda/host_staged_backend.h"
 #endif
 
 namespace quench::worker {
@@ -50,6 +52,16 @@ absl::StatusOr<WorkerDevice> ParseWorkerDevice(const std::string& spec) {
   return absl::InvalidArgumentError(
       absl::StrCat("--device ", spec, ": this build has no CUDA backend (nvcc was not found)"));
 #endif
+}
+
+std::unique_ptr<kernels::Backend> MakeForwardBackend(const WorkerDevice& device) {
+#if QUENCH_WITH_CUDA
+  if (device.kind == v1::DEVICE_KIND_CUDA) {
+    if (auto backend = kernels::MakeHostStagedCudaBackend(device.index)) return backend;
+  }
+#endif
+  (void)device;
+  return kernels::MakeCpuBackend();
 }
 
 std::unique_ptr<GptqUpdater> MakeSolveUpdater(const WorkerDevice& device) {

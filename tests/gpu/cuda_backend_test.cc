@@ -7,13 +7,20 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <random>
 #include <vector>
 
+#include "core/io/checkpoint.h"
+#include "core/model/forward.h"
+#include "core/model/model_spec.h"
+#include "core/model/model_weights.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_devices.h"
 #include "kernels/cuda/device_buffer.h"
+#include "kernels/cuda/host_staged_backend.h"
+#include "tests/core/test_paths.h"
 
 namespace quench::kernels {
 namespace {
@@ -144,6 +151,32 @@ TEST_F(CudaBackendTest, RepeatedCallsGiveTheSameBits) {
   gpu_->Linear(dx.data(), rows, in, dw.data(), nullptr, out, first.data());
   gpu_->Linear(dx.data(), rows, in, dw.data(), nullptr, out, second.data());
   EXPECT_EQ(first.Download(), second.Download());
+}
+
+// A whole stories260K forward through the host-staged backend (what a GPU worker's shard holder
+// runs) against the CPU backend: logits within 1e-4 of the largest.
+TEST_F(CudaBackendTest, HostStagedForwardOfStories260KMatchesCpu) {
+  const auto dir = testing::SharedPath("models/stories260K");
+  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "missing fixture " << dir;
+  auto spec = LoadModelSpec(dir);
+  auto checkpoint = Checkpoint::Open(dir);
+  ASSERT_TRUE(spec.ok() && checkpoint.ok());
+  auto weights = LoadModelWeights(*spec, *checkpoint, LayerResidency::kResident);
+  ASSERT_TRUE(weights.ok());
+  auto staged = MakeHostStagedCudaBackend(0);
+  ASSERT_NE(staged, nullptr);
+  TokenBatch batch;
+  batch.Add({1, 403, 407, 261, 378, 285, 405, 298, 313, 414});
+  batch.Add({1, 320, 288, 268, 327});
+  const Transformer on_cpu(*spec, *weights, *cpu_), on_gpu(*spec, *weights, *staged);
+  auto expected = on_cpu.Forward(batch);
+  auto got = on_gpu.Forward(batch);
+  ASSERT_TRUE(expected.ok() && got.ok());
+  const float* e = expected->data<float>();
+  const float* g = got->data<float>();
+  EXPECT_LT(RelativeError(std::vector<float>(g, g + got->num_elements()),
+                          std::vector<float>(e, e + expected->num_elements())),
+            1e-4);
 }
 
 }  // namespace
