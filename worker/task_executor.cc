@@ -83,7 +83,7 @@ absl::StatusOr<TaskExecutor::JobState*> TaskExecutor::Job(const v1::Task& task) 
   job->model_path = task.model_path();
   QUENCH_ASSIGN_OR_RETURN(job->model, LoadModel(task.model_path()));
   job->transformer = std::make_unique<Transformer>(job->model.spec, job->model.weights, *backend_);
-  job->shards = MakeLocalShardWorker(*job->transformer);
+  job->shards = MakeLocalShardWorker(*job->transformer, MakeHessianSums(device_));
   JobState* raw = job.get();
   jobs_[task.job_id()] = std::move(job);
   return raw;

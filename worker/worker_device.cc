@@ -11,8 +11,12 @@
 #include "kernels/cpu/cpu_backend.h"
 
 #if QUENCH_WITH_CUDA
+#include <map>
 #include "kernels/cuda/cuda_devices.h"
+
+#include "kernels/cuda/device_buffer.h"
 #include "kernels/cuda/gptq_gpu_updater.h"
+#include "kernels/cuda/gpu_hessian.h"
 #include "kernels/cuda/host_staged_backend.h"
 #endif
 
@@ -62,6 +66,34 @@ std::unique_ptr<kernels::Backend> MakeForwardBackend(const WorkerDevice& device)
 #endif
   (void)device;
   return kernels::MakeCpuBackend();
+}
+
+HessianSums MakeHessianSums(const WorkerDevice& device) {
+#if QUENCH_WITH_CUDA
+  if (device.kind == v1::DEVICE_KIND_CUDA) {
+    // One accumulator per input width, kept across calls (cuBLAS handles are slow to make).
+    struct State {
+      std::map<int64_t, std::unique_ptr<kernels::GpuHessianAccumulator>> by_dim;
+      kernels::gpu::DeviceBuffer<float> input;
+    };
+    auto state = std::make_shared<State>();
+    const int index = device.index;
+    return [state, index](const Tensor& input) {
+      const int64_t tokens = input.dim(0), dim = input.dim(1);
+      auto& accumulator = state->by_dim[dim];
+      if (accumulator == nullptr) accumulator = kernels::GpuHessianAccumulator::Create(dim, index);
+      accumulator->Reset();
+      const size_t count = static_cast<size_t>(tokens * dim);
+      if (state->input.size() < count) state->input = kernels::gpu::DeviceBuffer<float>(count);
+      QUENCH_GPU_CHECK(gpuMemcpy(state->input.data(), input.data<float>(), count * sizeof(float),
+                                 gpuMemcpyHostToDevice));
+      accumulator->Accumulate(state->input.data(), tokens);
+      return HessianAccumulator::FromSums(dim, tokens, accumulator->Sums());
+    };
+  }
+#endif
+  (void)device;
+  return {};
 }
 
 std::unique_ptr<GptqUpdater> MakeSolveUpdater(const WorkerDevice& device) {

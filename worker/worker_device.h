@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "core/job/shard_worker.h"
 #include "core/quant/gptq.h"
 #include "kernels/backend.h"
 #include "quench/v1/worker.pb.h"
@@ -30,6 +31,10 @@ absl::StatusOr<WorkerDevice> ParseWorkerDevice(const std::string& spec);
 // The backend the device's shard forwards run on: the CPU backend, or on a CUDA device the
 // host-staged CUDA backend (tensors stay in host memory; each kernel call copies through).
 std::unique_ptr<kernels::Backend> MakeForwardBackend(const WorkerDevice& device);
+
+// Where a shard holder on the device computes Σxᵀx: unset for the CPU (the host accumulator),
+// the GPU accumulator on a CUDA device (its input copied up once per call).
+HessianSums MakeHessianSums(const WorkerDevice& device);
 
 // The GPTQ updater for the device: null for the CPU (the host default).
 std::unique_ptr<GptqUpdater> MakeSolveUpdater(const WorkerDevice& device);

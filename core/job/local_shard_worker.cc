@@ -79,7 +79,8 @@ double SquaredDifference(const Tensor& a, const Tensor& b) {
 
 class LocalShardWorker final : public ShardWorker {
  public:
-  explicit LocalShardWorker(const Transformer& transformer) : transformer_(transformer) {}
+  LocalShardWorker(const Transformer& transformer, HessianSums hessian_sums)
+      : transformer_(transformer), hessian_sums_(std::move(hessian_sums)) {}
 
   absl::Status LoadShard(int64_t shard, const TokenBatch& batch) override {
     if (auto status = transformer_.Validate(batch); !status.ok()) {
@@ -102,8 +103,12 @@ class LocalShardWorker final : public ShardWorker {
     GroupStatistics statistics;
     const int64_t dim = input.dim(1);
     statistics.tokens = input.dim(0);
-    statistics.hessian = HessianAccumulator(dim);
-    statistics.hessian.Accumulate(input);
+    if (hessian_sums_) {
+      statistics.hessian = hessian_sums_(input);
+    } else {
+      statistics.hessian = HessianAccumulator(dim);
+      statistics.hessian.Accumulate(input);
+    }
     if (with_abs_sums) {
       statistics.abs_sums.assign(dim, 0.0);
       for (int64_t t = 0; t < input.dim(0); ++t) {
@@ -195,6 +200,7 @@ class LocalShardWorker final : public ShardWorker {
   }
 
   const Transformer& transformer_;
+  HessianSums hessian_sums_;
   std::map<int64_t, Shard> shards_;
 };
 
@@ -239,8 +245,9 @@ std::vector<absl::StatusOr<GptqResult>> ShardWorker::SolveGptqEach(
   return results;
 }
 
-std::unique_ptr<ShardWorker> MakeLocalShardWorker(const Transformer& transformer) {
-  return std::make_unique<LocalShardWorker>(transformer);
+std::unique_ptr<ShardWorker> MakeLocalShardWorker(const Transformer& transformer,
+                                                  HessianSums hessian_sums) {
+  return std::make_unique<LocalShardWorker>(transformer, std::move(hessian_sums));
 }
 
 }  // namespace quench

@@ -86,7 +86,12 @@ class ShardWorker {
 // has advanced through, that block's weights as quantized for the shard's variant.
 using ShardLineage = std::function<absl::StatusOr<LayerWeights>(int64_t shard, int64_t layer)>;
 
+// Σxᵀx of a group's input [tokens, dim] (with its token count): where the statistics are
+// computed. Unset: HessianAccumulator on the host.
+using HessianSums = std::function<HessianAccumulator(const Tensor& input)>;
+
 // Holds shards in this process and runs them on `transformer`'s backend.
-std::unique_ptr<ShardWorker> MakeLocalShardWorker(const Transformer& transformer);
+std::unique_ptr<ShardWorker> MakeLocalShardWorker(const Transformer& transformer,
+                                                  HessianSums hessian_sums = {});
 
 }  // namespace quench

@@ -55,6 +55,11 @@ class CudaHessianAccumulator final : public GpuHessianAccumulator {
   }
 
   int64_t tokens() const override { return tokens_; }
+  void Reset() override {
+    QUENCH_GPU_CHECK(gpuMemsetAsync(sums_.data(), 0, sums_.bytes(), stream_));
+    QUENCH_GPU_CHECK(gpuStreamSynchronize(stream_));
+    tokens_ = 0;
+  }
   std::vector<double> Sums() const override { return sums_.Download(); }
 
  private:

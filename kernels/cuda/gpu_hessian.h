@@ -21,6 +21,8 @@ class GpuHessianAccumulator {
   // Adds xᵀx for x fp32 [tokens, dim] in device memory.
   virtual void Accumulate(const float* device_x, int64_t tokens) = 0;
   virtual int64_t tokens() const = 0;
+  // Back to no tokens, the buffers kept.
+  virtual void Reset() = 0;
   // Σxᵀx, row-major [dim, dim] (symmetric), copied to the host.
   virtual std::vector<double> Sums() const = 0;
 };
