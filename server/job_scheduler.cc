@@ -41,6 +41,13 @@ v1::LayerError LayerErrorProto(const LinearReport& report) {
   return layer;
 }
 
+// A rough bound on what a shard holder keeps per calibration token, in fp32: the hidden state it
+// holds, and a block's intermediates while it runs (normed input, q/k/v, attention context, the
+// MLP's gate and up projections).
+uint64_t ShardBytesPerToken(const ModelSpec& spec) {
+  return 4 * static_cast<uint64_t>(6 * spec.hidden_size + 2 * spec.intermediate_size);
+}
+
 // Quantizing is most of a job; evaluation, when the recipe asks for it, the last tenth.
 constexpr double kQuantizeShareWithEval = 0.9;
 
@@ -309,6 +316,7 @@ absl::Status JobScheduler::RunAndStore(const JobRecord& job) {
       remote.worker_wait_s = options_.lost_workers_wait_s;
       remote.lineage = std::move(lineage);
       remote.cancelled = [this, &job] { return ShouldStop(job.job_id); };
+      remote.activation_bytes_per_token = ShardBytesPerToken(prepared.spec);
       return std::make_unique<RemoteShardWorker>(workers, job.job_id, prepared.model_dir.string(),
                                                  original, std::move(remote));
     };

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "core/util/status_macros.h"
 #include "spdlog/spdlog.h"
 #include "worker/solve_wire.h"
@@ -60,7 +61,7 @@ absl::StatusOr<v1::BlockWeights> RemoteShardWorker::Describe(
 
 // ---- holders, attempts, rebuilds ----
 
-absl::StatusOr<std::shared_ptr<ConnectedWorker>> RemoteShardWorker::PickWorker(int64_t preferred) {
+absl::StatusOr<std::vector<std::shared_ptr<ConnectedWorker>>> RemoteShardWorker::LiveWorkers() {
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::duration<double>(options_.worker_wait_s);
   for (;;) {
@@ -75,16 +76,7 @@ absl::StatusOr<std::shared_ptr<ConnectedWorker>> RemoteShardWorker::PickWorker(i
           released_.push_back(worker);
         }
       }
-      if (!workers_.empty()) {
-        if (preferred >= 0) return workers_[static_cast<size_t>(preferred) % workers_.size()];
-        std::map<const ConnectedWorker*, int> load;
-        for (const auto& [shard, state] : shards_) {
-          if (state->holder) ++load[state->holder.get()];
-        }
-        return *std::min_element(
-            workers_.begin(), workers_.end(),
-            [&](const auto& a, const auto& b) { return load[a.get()] < load[b.get()]; });
-      }
+      if (!workers_.empty()) return workers_;
     }
     if (options_.cancelled && options_.cancelled()) return absl::CancelledError("job cancelled");
     if (std::chrono::steady_clock::now() >= deadline) {
@@ -94,6 +86,59 @@ absl::StatusOr<std::shared_ptr<ConnectedWorker>> RemoteShardWorker::PickWorker(i
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+}
+
+absl::StatusOr<std::shared_ptr<ConnectedWorker>> RemoteShardWorker::PickWorker(int64_t index) {
+  QUENCH_ASSIGN_OR_RETURN(const auto workers, LiveWorkers());
+  return workers[static_cast<size_t>(index) % workers.size()];
+}
+
+namespace {
+
+// The memory a worker offers: its first device's (0: it did not say).
+uint64_t Capacity(const ConnectedWorker& worker) {
+  const auto& devices = worker.registration().devices();
+  return devices.empty() ? 0 : devices[0].memory_bytes();
+}
+
+std::string GiB(uint64_t bytes) { return absl::StrFormat("%.2f GiB", bytes / 1073741824.0); }
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<ConnectedWorker>> RemoteShardWorker::PlaceShard(int64_t shard,
+                                                                               uint64_t bytes) {
+  QUENCH_ASSIGN_OR_RETURN(const auto workers, LiveWorkers());
+  std::lock_guard lock(mutex_);
+  std::map<const ConnectedWorker*, uint64_t> held_bytes;
+  std::map<const ConnectedWorker*, int> held_shards;
+  for (const auto& [other, state] : shards_) {
+    if (state->holder == nullptr) continue;
+    held_bytes[state->holder.get()] += state->bytes;
+    ++held_shards[state->holder.get()];
+  }
+  // The worker with the most memory free that fits the shard (one that did not say how much it
+  // has counts as unlimited), then the one holding the fewest shards: round robin when equal.
+  std::shared_ptr<ConnectedWorker> best;
+  uint64_t best_free = 0, most_free = 0;
+  for (const auto& worker : workers) {
+    const uint64_t capacity = Capacity(*worker);
+    const uint64_t held = held_bytes[worker.get()];
+    const uint64_t free = capacity == 0 ? UINT64_MAX : capacity > held ? capacity - held : 0;
+    most_free = std::max(most_free, free);
+    if (free < bytes) continue;
+    if (best == nullptr || free > best_free ||
+        (free == best_free && held_shards[worker.get()] < held_shards[best.get()])) {
+      best = worker;
+      best_free = free;
+    }
+  }
+  if (best == nullptr) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("calibration shard ", shard, " needs about ", GiB(bytes),
+                     " of activation memory, and the most any worker has free is ", GiB(most_free),
+                     ": raise calibration.shards (smaller shards) or add workers"));
+  }
+  return best;
 }
 
 void RemoteShardWorker::Forget(const ConnectedWorker& worker) {
@@ -119,9 +164,8 @@ absl::StatusOr<std::shared_ptr<ConnectedWorker>> RemoteShardWorker::HolderOf(int
     std::lock_guard lock(mutex_);
     if (state->holder && !state->holder->lost()) return state->holder;
   }
-  // The first holder follows s mod N; a replacement is the least loaded live worker.
-  QUENCH_ASSIGN_OR_RETURN(std::shared_ptr<ConnectedWorker> worker,
-                          PickWorker(state->loaded ? -1 : shard));
+  // Placed where its activations fit, the first time and when its holder was lost.
+  QUENCH_ASSIGN_OR_RETURN(std::shared_ptr<ConnectedWorker> worker, PlaceShard(shard, state->bytes));
   if (state->loaded) {
     if (absl::Status rebuilt = Rebuild(shard, *state, *worker); !rebuilt.ok()) {
       if (worker->lost()) Forget(*worker);
@@ -213,6 +257,7 @@ absl::Status RemoteShardWorker::LoadShard(int64_t shard, const TokenBatch& batch
     state = slot.get();
   }
   state->batch = batch;
+  state->bytes = static_cast<uint64_t>(batch.num_tokens()) * options_.activation_bytes_per_token;
   v1::Task task = NewTask();
   auto* load = task.mutable_load_shard();
   load->set_shard(shard);
@@ -447,8 +492,9 @@ std::vector<absl::StatusOr<GptqResult>> RemoteShardWorker::SolveGptqEach(
         return absl::CancelledError("job cancelled");
       }
       tasks[i].set_attempt(attempt);
+      // Each attempt on the next worker: a solve that failed on one is tried on another.
       QUENCH_ASSIGN_OR_RETURN(std::shared_ptr<ConnectedWorker> worker,
-                              PickWorker(static_cast<int64_t>(i)));
+                              PickWorker(static_cast<int64_t>(i) + attempt - 1));
       absl::StatusOr<TaskReply> reply = worker->Call(tasks[i], tensors[i]);
       if (reply.ok()) return reply;
       last = reply.status();

@@ -1,8 +1,9 @@
-// The driver's ShardWorker on connected workers. Shard s starts on worker s mod N (the workers
-// connected when the job starts); each call becomes a task on the shard's holder; a block's
-// weights travel as the tensors that differ from the model, which workers read themselves.
-// Results are the sums a LocalShardWorker returns, so the driver's shard-order reduction gives
-// the same bytes however many workers there are — and whichever worker ends up holding a shard.
+// The driver's ShardWorker on connected workers. Each shard is placed on the worker with the
+// most memory free (by the memory its device registered) that fits its activations; each call
+// becomes a task on the shard's holder; a block's weights travel as the tensors that differ from
+// the model, which workers read themselves. Results are the sums a LocalShardWorker returns, so the
+// driver's shard-order reduction gives the same bytes however many workers there are — and
+// whichever worker ends up holding a shard.
 //
 // Faults (DESIGN §6): a task whose worker is lost is tried again (a new attempt number) on a
 // new holder, which first rebuilds the shard: it loads the shard's sequences and advances them
@@ -36,6 +37,9 @@ struct RemoteShardOptions {
   ShardLineage lineage;
   // True when the job should stop: no more attempts, no more waiting for workers.
   std::function<bool()> cancelled;
+  // Estimated activation memory a shard needs per calibration token on its holder (the held
+  // hidden state and a block's intermediates); shards are placed where they fit.
+  uint64_t activation_bytes_per_token = 0;
 };
 
 class RemoteShardWorker final : public ShardWorker {
@@ -76,6 +80,7 @@ class RemoteShardWorker final : public ShardWorker {
     std::mutex rebuilding;  // one holder change at a time
     TokenBatch batch;
     bool loaded = false;  // LoadShard succeeded once: a new holder must rebuild it
+    uint64_t bytes = 0;   // estimated activation memory on its holder
     // Guarded by mutex_:
     std::shared_ptr<ConnectedWorker> holder;  // null: none yet, or it was lost
     int64_t advanced = 0;                     // blocks its activations went through
@@ -93,9 +98,13 @@ class RemoteShardWorker final : public ShardWorker {
   // The shard's live holder: its current one, or a new one that rebuilt it.
   absl::StatusOr<std::shared_ptr<ConnectedWorker>> HolderOf(int64_t shard);
   absl::Status Rebuild(int64_t shard, Shard& state, ConnectedWorker& worker);
-  // A live worker: `preferred` mod N among them, or the one holding the fewest shards when
-  // `preferred` < 0; waits for one to connect when none is left.
-  absl::StatusOr<std::shared_ptr<ConnectedWorker>> PickWorker(int64_t preferred);
+  // The live workers; waits for one to connect when none is left.
+  absl::StatusOr<std::vector<std::shared_ptr<ConnectedWorker>>> LiveWorkers();
+  // Live worker `index` mod N (for solves, which hold nothing).
+  absl::StatusOr<std::shared_ptr<ConnectedWorker>> PickWorker(int64_t index);
+  // Where a shard of `bytes` of activations goes: the worker with the most memory free that
+  // fits it; RESOURCE_EXHAUSTED, saying to raise calibration.shards, when none does.
+  absl::StatusOr<std::shared_ptr<ConnectedWorker>> PlaceShard(int64_t shard, uint64_t bytes);
   // The worker is gone: none of its shards has a holder now.
   void Forget(const ConnectedWorker& worker);
 

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <map>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "core/model/testgen.h"
@@ -19,6 +20,7 @@
 #include "server/coordinator.h"
 #include "tests/core/synthetic_model.h"
 #include "tests/core/test_paths.h"
+#include "worker/worker_connection.h"
 
 namespace quench::server {
 namespace {
@@ -32,14 +34,16 @@ class FakeWorker {
   // Returns the results to send for a task (in order).
   using Answer = std::function<std::vector<v1::TaskResult>(const v1::Task&)>;
 
-  FakeWorker(int port, Answer answer) : answer_(std::move(answer)) {
+  FakeWorker(int port, Answer answer, uint64_t memory_bytes = 0) : answer_(std::move(answer)) {
     stub_ = v1::WorkerService::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
                                                            grpc::InsecureChannelCredentials()));
     stream_ = stub_->Connect(&context_);
     v1::WorkerMessage hello;
     hello.mutable_register_()->set_worker_name("fake");
     hello.mutable_register_()->set_version(kQuenchVersion);
-    hello.mutable_register_()->add_devices()->set_kind(v1::DEVICE_KIND_CPU);
+    auto* device = hello.mutable_register_()->add_devices();
+    device->set_kind(v1::DEVICE_KIND_CPU);
+    device->set_memory_bytes(memory_bytes);
     stream_->Write(hello);
     reader_ = std::thread([this] {
       for (v1::CoordinatorMessage message; stream_->Read(&message);) {
@@ -47,6 +51,10 @@ class FakeWorker {
         {
           std::lock_guard lock(mutex_);
           attempts_[message.task().task_id()].push_back(message.task().attempt());
+          kinds_.insert(message.task()
+                            .GetDescriptor()
+                            ->FindFieldByNumber(message.task().kind_case())
+                            ->name());
         }
         for (const v1::TaskResult& result : answer_(message.task())) {
           v1::WorkerMessage reply;
@@ -65,6 +73,11 @@ class FakeWorker {
     std::lock_guard lock(mutex_);
     return attempts_;
   }
+  // The kinds of task it was given ("load_shard", "solve_gptq", ...).
+  std::set<std::string> kinds() {
+    std::lock_guard lock(mutex_);
+    return kinds_;
+  }
 
  private:
   Answer answer_;
@@ -74,6 +87,7 @@ class FakeWorker {
   std::thread reader_;
   std::mutex mutex_;
   std::map<std::string, std::vector<int64_t>> attempts_;
+  std::set<std::string> kinds_;
 };
 
 class WorkerFaultTest : public ::testing::Test {
@@ -178,6 +192,42 @@ TEST_F(WorkerFaultTest, SilentWorkerIsDeclaredLostWithinItsTimeout) {
   EXPECT_GE(seconds, 0.9);
   EXPECT_LT(seconds, 3.0) << "the timeout is 1 s, checked every 0.25 s";
   std::cout << "a silent worker was declared lost after " << seconds << " s (timeout 1 s)\n";
+}
+
+// Shards go where their activations fit: a worker registering too little memory for any shard
+// is given none (only solves, which it fails, and which then move to the other worker); with no
+// worker big enough, the job fails saying to raise calibration.shards.
+TEST_F(WorkerFaultTest, ShardsArePlacedWhereTheirMemoryFits) {
+  Start(/*worker_timeout_s=*/0);
+  const auto failing = [](const v1::Task& task) {
+    v1::TaskResult failed;
+    failed.set_task_id(task.task_id());
+    failed.set_attempt(task.attempt());
+    failed.set_error("this worker cannot hold it");
+    return std::vector<v1::TaskResult>{failed};
+  };
+  {
+    FakeWorker small(coordinator_->grpc_port(), failing, /*memory_bytes=*/1000);
+    WaitForWorkers(1);
+    const v1::Job job = RunJob();
+    EXPECT_EQ(job.state(), v1::JOB_STATE_FAILED);
+    EXPECT_NE(job.message().find("raise calibration.shards"), std::string::npos) << job.message();
+    EXPECT_EQ(small.kinds().count("load_shard"), 0u);
+  }
+  WaitForWorkers(0);
+  FakeWorker small(coordinator_->grpc_port(), failing, /*memory_bytes=*/1000);
+  worker::WorkerOptions big;
+  big.coordinator = "127.0.0.1:" + std::to_string(coordinator_->grpc_port());
+  big.device.memory_bytes = uint64_t{1} << 30;
+  std::atomic<bool> stop{false};
+  std::thread big_worker([&] { (void)worker::RunWorker(big, stop); });
+  WaitForWorkers(2);
+  const v1::Job job = RunJob();
+  EXPECT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.message();
+  EXPECT_EQ(small.kinds().count("load_shard"), 0u) << "a shard went where it does not fit";
+  stop = true;
+  coordinator_->Shutdown();
+  big_worker.join();
 }
 
 }  // namespace
