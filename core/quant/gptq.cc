@@ -35,17 +35,30 @@ std::vector<int64_t> ActOrderPermutation(const Eigen::MatrixXd& hessian) {
 // dampening when H is not positive definite. With J the reversal permutation and
 // JHJ = LLᵀ, H = RRᵀ for the upper triangular R = JLJ, so H⁻¹ = R⁻ᵀR⁻¹ and U = R⁻¹ = JL⁻¹J:
 // one Cholesky and one triangular inverse, no explicit H⁻¹.
+// `updater` may do the factorization (a GPU); otherwise Eigen does it here.
 absl::StatusOr<Eigen::MatrixXd> InverseCholeskyUpper(const Eigen::MatrixXd& hessian,
-                                                     double damp_percent, double* damp_used) {
+                                                     double damp_percent, double* damp_used,
+                                                     GptqUpdater* updater) {
   const int64_t n = hessian.rows();
   double damp = damp_percent * hessian.diagonal().mean();
   for (int attempt = 0; attempt < kDampAttempts; ++attempt, damp *= kDampGrowth) {
     Eigen::MatrixXd reversed = hessian.reverse();
     reversed.diagonal().array() += damp;
-    Eigen::LLT<Eigen::MatrixXd> llt(reversed);
-    if (llt.info() != Eigen::Success) continue;
-    Eigen::MatrixXd lower_inverse = Eigen::MatrixXd::Identity(n, n);
-    llt.matrixL().solveInPlace(lower_inverse);
+    Eigen::MatrixXd lower_inverse(n, n);
+    absl::StatusOr<bool> factored = absl::UnimplementedError("");
+    if (updater != nullptr) {
+      factored = updater->CholeskyLowerInverse(reversed.data(), n, lower_inverse.data());
+    }
+    if (factored.ok()) {
+      if (!*factored) continue;  // not positive definite: more dampening
+    } else if (absl::IsUnimplemented(factored.status())) {
+      Eigen::LLT<Eigen::MatrixXd> llt(reversed);
+      if (llt.info() != Eigen::Success) continue;
+      lower_inverse.setIdentity();
+      llt.matrixL().solveInPlace(lower_inverse);
+    } else {
+      return factored.status();
+    }
     if (!lower_inverse.allFinite()) continue;
     *damp_used = damp;
     return Eigen::MatrixXd(lower_inverse.reverse());
@@ -157,7 +170,7 @@ absl::StatusOr<GptqResult> QuantizeGptq(const Tensor& weight, const std::vector<
     for (int64_t i = 0; i < cols; ++i) hp(i, j) = h(perm[i], perm[j]);
   }
   QUENCH_ASSIGN_OR_RETURN(const Eigen::MatrixXd u,
-                          InverseCholeskyUpper(hp, options.damp_percent, &output.damp));
+                          InverseCholeskyUpper(hp, options.damp_percent, &output.damp, updater));
 
   // Group of the column at permuted position j: static groups keep the natural grouping;
   // dynamic groups are runs of consecutive permuted columns (the reference's g_idx).

@@ -41,6 +41,14 @@ class GptqUpdater {
   // W[:, i2:] −= E·U[i1:i2, i2:], E = errors[rows, i2 − i1] with row stride `errors_stride`.
   virtual absl::Status Update(int64_t i1, int64_t i2, const double* errors,
                               int64_t errors_stride) = 0;
+  // Optionally the factorization too: for `a` ([n, n], symmetric), the inverse L⁻¹ of its lower
+  // Cholesky factor, column-major into `lower_inverse`; false when `a` is not positive definite.
+  // UNIMPLEMENTED (the default) leaves it to the host.
+  virtual absl::StatusOr<bool> CholeskyLowerInverse(const double* a, int64_t n,
+                                                    double* lower_inverse) {
+    (void)a, (void)n, (void)lower_inverse;
+    return absl::UnimplementedError("the host factors");
+  }
 };
 
 // `weight`: fp32 [rows, cols]. `hessian`: row-major [cols, cols], 2XᵀX/n. `updater`: where the

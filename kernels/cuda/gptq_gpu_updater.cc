@@ -1,6 +1,9 @@
 #include "kernels/cuda/gptq_gpu_updater.h"
 
 #include <cublas_v2.h>
+#include <cusolverDn.h>
+
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "kernels/cuda/cuda_devices.h"
@@ -31,18 +34,51 @@ class GptqGpuUpdater final : public GptqUpdater {
   explicit GptqGpuUpdater(int device) : device_(device) {}
   ~GptqGpuUpdater() override {
     if (blas_ != nullptr) cublasDestroy(blas_);
+    if (solver_ != nullptr) cusolverDnDestroy(solver_);
+  }
+
+  // cuSOLVER Cholesky (potrf, lower) of `a`, then L⁻¹ by a triangular solve against I (trsm).
+  absl::StatusOr<bool> CholeskyLowerInverse(const double* a, int64_t n,
+                                            double* lower_inverse) override {
+    QUENCH_RETURN_IF_GPU(gpuSetDevice(device_), "select device");
+    if (auto status = EnsureHandles(); !status.ok()) return status;
+    const int size = static_cast<int>(n);
+    gpu::DeviceBuffer<double> factor(static_cast<size_t>(n * n));
+    QUENCH_RETURN_IF_GPU(gpuMemcpy(factor.data(), a, factor.bytes(), gpuMemcpyHostToDevice),
+                         "upload H");
+    int workspace_size = 0;
+    if (cusolverDnDpotrf_bufferSize(solver_, CUBLAS_FILL_MODE_LOWER, size, factor.data(), size,
+                                    &workspace_size) != CUSOLVER_STATUS_SUCCESS) {
+      return absl::InternalError("cuSOLVER potrf_bufferSize failed");
+    }
+    gpu::DeviceBuffer<double> workspace(static_cast<size_t>(workspace_size));
+    gpu::DeviceBuffer<int> info(1);
+    if (cusolverDnDpotrf(solver_, CUBLAS_FILL_MODE_LOWER, size, factor.data(), size,
+                         workspace.data(), workspace_size,
+                         info.data()) != CUSOLVER_STATUS_SUCCESS) {
+      return absl::InternalError("cuSOLVER potrf failed");
+    }
+    if (info.Download()[0] != 0) return false;  // not positive definite
+    std::vector<double> identity(static_cast<size_t>(n * n), 0.0);
+    for (int64_t i = 0; i < n; ++i) identity[static_cast<size_t>(i * n + i)] = 1.0;
+    gpu::DeviceBuffer<double> inverse(identity);
+    const double one = 1.0;
+    if (auto status = BlasStatus(cublasDtrsm(blas_, CUBLAS_SIDE_LEFT, CUBLAS_FILL_MODE_LOWER,
+                                             CUBLAS_OP_N, CUBLAS_DIAG_NON_UNIT, size, size, &one,
+                                             factor.data(), size, inverse.data(), size),
+                                 "trsm");
+        !status.ok()) {
+      return status;
+    }
+    QUENCH_RETURN_IF_GPU(
+        gpuMemcpy(lower_inverse, inverse.data(), inverse.bytes(), gpuMemcpyDeviceToHost),
+        "download L^-1");
+    return true;
   }
 
   absl::Status Begin(double* w, const double* u, int64_t rows, int64_t cols) override {
     QUENCH_RETURN_IF_GPU(gpuSetDevice(device_), "select device");
-    if (blas_ == nullptr) {
-      if (auto status = BlasStatus(cublasCreate(&blas_), "create"); !status.ok()) return status;
-      // Double precision has no reduced-precision shortcut to avoid; pedantic all the same.
-      if (auto status = BlasStatus(cublasSetMathMode(blas_, CUBLAS_PEDANTIC_MATH), "math mode");
-          !status.ok()) {
-        return status;
-      }
-    }
+    if (auto status = EnsureHandles(); !status.ok()) return status;
     rows_ = rows;
     cols_ = cols;
     w_ = gpu::DeviceBuffer<double>(static_cast<size_t>(rows * cols));
@@ -81,8 +117,24 @@ class GptqGpuUpdater final : public GptqUpdater {
   }
 
  private:
+  absl::Status EnsureHandles() {
+    if (blas_ == nullptr) {
+      if (auto status = BlasStatus(cublasCreate(&blas_), "create"); !status.ok()) return status;
+      // Double precision has no reduced-precision shortcut to avoid; pedantic all the same.
+      if (auto status = BlasStatus(cublasSetMathMode(blas_, CUBLAS_PEDANTIC_MATH), "math mode");
+          !status.ok()) {
+        return status;
+      }
+    }
+    if (solver_ == nullptr && cusolverDnCreate(&solver_) != CUSOLVER_STATUS_SUCCESS) {
+      return absl::InternalError("cuSOLVER: cannot create a handle");
+    }
+    return absl::OkStatus();
+  }
+
   int device_;
   cublasHandle_t blas_ = nullptr;
+  cusolverDnHandle_t solver_ = nullptr;
   int64_t rows_ = 0, cols_ = 0;
   gpu::DeviceBuffer<double> w_, u_, errors_;
 };

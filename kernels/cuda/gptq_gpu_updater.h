@@ -1,6 +1,8 @@
-// GPTQ's lazy block updates on a GPU (the GptqUpdater of core/quant/gptq.h): the permuted weight
-// matrix lives on the device in double, each block's errors go up and W[:, i2:] −= E·U[i1:i2, i2:]
-// runs as one cuBLAS DGEMM; the host fetches the next block's columns before quantizing them.
+// GPTQ's heavy parts on a GPU (the GptqUpdater of core/quant/gptq.h): the damped Hessian's
+// Cholesky factor and its inverse (cuSOLVER potrf, cuBLAS trsm), and the lazy block updates —
+// the permuted weight matrix lives on the device in double, each block's errors go up and
+// W[:, i2:] −= E·U[i1:i2, i2:] runs as one DGEMM; the host fetches the next block's columns
+// before quantizing them.
 // Double keeps GPTQ's arithmetic as on the CPU; DGEMM sums in its own order, so a code can
 // differ from the CPU's where a value sits on a rounding boundary (tests/gpu bounds how often).
 #pragma once

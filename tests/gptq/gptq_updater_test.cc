@@ -1,9 +1,11 @@
 // The GptqUpdater contract, checked on the CPU with an updater written here that keeps its own
-// copy of W (as a GPU does) and applies each update with a plain triple loop: fetching the block's
-// columns, the error stride and the narrow last block must all line up for GPTQ to give the
-// default's codes (up to rounding-boundary flips from the different summation order).
+// copy of W (as a GPU does), applies each update with a plain triple loop and factors the
+// Hessian with a textbook Cholesky: fetching the block's columns, the error stride, the narrow
+// last block and the column-major L⁻¹ must all line up for GPTQ to give the default's codes (up
+// to rounding-boundary flips from the different summation orders).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 
 #include "core/quant/gptq.h"
@@ -41,7 +43,33 @@ class NaiveCopyUpdater final : public GptqUpdater {
     }
     return absl::OkStatus();
   }
-  int fetches = 0, updates = 0;
+  // Textbook Cholesky–Banachiewicz, then L⁻¹ by forward substitution, column-major out.
+  absl::StatusOr<bool> CholeskyLowerInverse(const double* a, int64_t n,
+                                            double* lower_inverse) override {
+    ++factorizations;
+    std::vector<double> l(n * n, 0.0);  // row-major
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t j = 0; j <= i; ++j) {
+        double sum = a[i * n + j];
+        for (int64_t k = 0; k < j; ++k) sum -= l[i * n + k] * l[j * n + k];
+        if (i == j) {
+          if (sum <= 0.0) return false;
+          l[i * n + i] = std::sqrt(sum);
+        } else {
+          l[i * n + j] = sum / l[j * n + j];
+        }
+      }
+    }
+    for (int64_t c = 0; c < n; ++c) {  // column c of L⁻¹: solve L x = e_c
+      for (int64_t i = 0; i < n; ++i) {
+        double sum = i == c ? 1.0 : 0.0;
+        for (int64_t k = 0; k < i; ++k) sum -= l[i * n + k] * lower_inverse[c * n + k];
+        lower_inverse[c * n + i] = sum / l[i * n + i];
+      }
+    }
+    return true;
+  }
+  int fetches = 0, updates = 0, factorizations = 0;
 
  private:
   std::vector<double> w_, u_;
@@ -75,6 +103,7 @@ TEST(GptqUpdaterTest, AnUpdaterWithItsOwnCopyGivesTheDefaultsCodes) {
     auto got = QuantizeGptq(weight, hessian, grid, options, nullptr, &updater);
     ASSERT_TRUE(expected.ok() && got.ok());
     EXPECT_GE(updater.fetches, 2);
+    EXPECT_GE(updater.factorizations, 1) << "the updater factored the Hessian";
     EXPECT_EQ(updater.updates, updater.fetches - 1) << "no update after the last block";
     size_t differ = 0;
     for (size_t i = 0; i < expected->quantized.codes.size(); ++i) {
