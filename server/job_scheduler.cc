@@ -306,13 +306,15 @@ absl::Status JobScheduler::RunAndStore(const JobRecord& job) {
   };
   WaitForWorkersAfterRestart(job.job_id);
   std::vector<std::shared_ptr<ConnectedWorker>> workers;
-  if (options_.workers != nullptr) workers = options_.workers->Snapshot();
+  if (options_.workers != nullptr) workers = WorkersForJob(options_.workers->Snapshot());
   if (!workers.empty()) {
-    spdlog::info("job {}: calibration shards on {} workers", job.job_id, workers.size());
+    spdlog::info("job {}: calibration shards on {} workers ({})", job.job_id, workers.size(),
+                 v1::DeviceKind_Name(DeviceKindOf(*workers.front())));
     callbacks.make_shard_worker = [&](const ModelWeights& original, ShardLineage lineage) {
       RemoteShardOptions remote;
       remote.max_attempts = options_.max_task_attempts;
       remote.registry = options_.workers;
+      remote.device_kind = DeviceKindOf(*workers.front());
       remote.worker_wait_s = options_.lost_workers_wait_s;
       remote.lineage = std::move(lineage);
       remote.cancelled = [this, &job] { return ShouldStop(job.job_id); };

@@ -71,7 +71,7 @@ absl::StatusOr<std::vector<std::shared_ptr<ConnectedWorker>>> RemoteShardWorker:
       if (workers_.empty() && options_.registry != nullptr) {
         // Workers that connected since the job started (a lost one coming back among them).
         for (auto& worker : options_.registry->Snapshot()) {
-          if (worker->lost()) continue;
+          if (worker->lost() || DeviceKindOf(*worker) != options_.device_kind) continue;
           workers_.push_back(worker);
           released_.push_back(worker);
         }

@@ -40,6 +40,8 @@ struct RemoteShardOptions {
   // Estimated activation memory a shard needs per calibration token on its holder (the held
   // hidden state and a block's intermediates); shards are placed where they fit.
   uint64_t activation_bytes_per_token = 0;
+  // The device kind of the job's workers: replacements from the registry must be of it.
+  v1::DeviceKind device_kind = v1::DEVICE_KIND_CPU;
 };
 
 class RemoteShardWorker final : public ShardWorker {

@@ -126,6 +126,25 @@ void ConnectedWorker::Expire(const std::string& reason) {
   OnLost(reason);
 }
 
+v1::DeviceKind DeviceKindOf(const ConnectedWorker& worker) {
+  const auto& devices = worker.registration().devices();
+  return devices.empty() || devices[0].kind() == v1::DEVICE_KIND_UNSPECIFIED ? v1::DEVICE_KIND_CPU
+                                                                             : devices[0].kind();
+}
+
+std::vector<std::shared_ptr<ConnectedWorker>> WorkersForJob(
+    const std::vector<std::shared_ptr<ConnectedWorker>>& connected) {
+  for (const v1::DeviceKind kind :
+       {v1::DEVICE_KIND_CUDA, v1::DEVICE_KIND_HIP, v1::DEVICE_KIND_CPU}) {
+    std::vector<std::shared_ptr<ConnectedWorker>> chosen;
+    for (const auto& worker : connected) {
+      if (DeviceKindOf(*worker) == kind) chosen.push_back(worker);
+    }
+    if (!chosen.empty()) return chosen;
+  }
+  return {};
+}
+
 void WorkerRegistry::Add(std::shared_ptr<ConnectedWorker> worker) {
   std::lock_guard lock(mutex_);
   workers_.push_back(std::move(worker));

@@ -83,6 +83,15 @@ class ConnectedWorker {
   grpc::ServerContext* context_ = nullptr;  // the Connect handler's, while it runs
 };
 
+// The kind of a worker's first device (CPU when it named none).
+v1::DeviceKind DeviceKindOf(const ConnectedWorker& worker);
+
+// The workers one job uses: all of one device kind — CUDA if any is connected, else HIP, else
+// CPU — because another kind sums in another order and the job's bytes must not depend on
+// which workers it met. Order kept.
+std::vector<std::shared_ptr<ConnectedWorker>> WorkersForJob(
+    const std::vector<std::shared_ptr<ConnectedWorker>>& connected);
+
 class WorkerRegistry {
  public:
   void Add(std::shared_ptr<ConnectedWorker> worker);
