@@ -42,6 +42,7 @@ struct QuantizeFlags {
   std::string eval;
   std::string out;
   int64_t shards = 0;
+  std::string device = "cpu";
   bool json = false;
 };
 
@@ -138,6 +139,8 @@ class CancelOnSignal {
 
 absl::Status Run(const QuantizeFlags& flags) {
   QUENCH_ASSIGN_OR_RETURN(const Recipe recipe, ResolveRecipe(flags));
+  QUENCH_ASSIGN_OR_RETURN(const worker::WorkerDevice device,
+                          worker::ParseWorkerDevice(flags.device));
   const std::filesystem::path out_dir = std::filesystem::absolute(flags.out).lexically_normal();
   v1::SubmitJobRequest request;
   request.mutable_model()->set_local_path(
@@ -150,7 +153,7 @@ absl::Status Run(const QuantizeFlags& flags) {
   BlockTerminationSignals();
   // The private store lives in the output directory, so its artifacts move into place by rename.
   QUENCH_ASSIGN_OR_RETURN(std::unique_ptr<LocalService> service,
-                          LocalService::Start(out_dir / ".quench-local"));
+                          LocalService::Start(out_dir / ".quench-local", device));
   QUENCH_ASSIGN_OR_RETURN(const v1::SubmitJobResponse submitted,
                           CallJobService(service->stub(), service->connection(),
                                          &v1::JobService::Stub::SubmitJob, request));
@@ -229,6 +232,10 @@ void RegisterLocalCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--shards", flags->shards, "Calibration shards; overrides the recipe's")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--out", flags->out, "Output directory (created if needed)")->required();
+  cmd->add_option("--device", flags->device,
+                  "Where the in-process worker computes: cpu, or cuda:N (a CUDA build with a "
+                  "GPU; the bytes then differ from a CPU run's)")
+      ->capture_default_str();
   cmd->add_flag("--json", flags->json, "Print report.json instead of a summary; no progress");
   cmd->callback([flags, &exit_code, recipe, preset] {
     if (recipe->count() == 0 && preset->count() == 0) {

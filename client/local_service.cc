@@ -17,7 +17,8 @@ constexpr auto kWorkerRegistrationTimeout = std::chrono::seconds(30);
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<LocalService>> LocalService::Start(const fs::path& data_dir) {
+absl::StatusOr<std::unique_ptr<LocalService>> LocalService::Start(
+    const fs::path& data_dir, const worker::WorkerDevice& device) {
   std::unique_ptr<LocalService> service(new LocalService());
   service->data_dir_ = data_dir;
   server::CoordinatorOptions options;
@@ -30,6 +31,7 @@ absl::StatusOr<std::unique_ptr<LocalService>> LocalService::Start(const fs::path
 
   worker::WorkerOptions worker_options;
   worker_options.name = "local";
+  worker_options.device = device;
   worker_options.channel = service->coordinator_->InProcessChannel();
   LocalService* raw = service.get();
   service->worker_ = std::thread([raw, worker_options] {

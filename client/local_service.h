@@ -13,14 +13,16 @@
 #include "client/service_client.h"
 #include "quench/v1/jobs.grpc.pb.h"
 #include "server/coordinator.h"
+#include "worker/worker_device.h"
 
 namespace quench::cli {
 
 class LocalService {
  public:
-  // Starts both, the stores under `data_dir` (created; removed again by the destructor), and
-  // waits until the worker has registered.
-  static absl::StatusOr<std::unique_ptr<LocalService>> Start(const std::filesystem::path& data_dir);
+  // Starts both, the stores under `data_dir` (created; removed again by the destructor), the
+  // worker on `device`, and waits until the worker has registered.
+  static absl::StatusOr<std::unique_ptr<LocalService>> Start(const std::filesystem::path& data_dir,
+                                                             const worker::WorkerDevice& device);
   ~LocalService();
 
   v1::JobService::Stub& stub() { return *stub_; }

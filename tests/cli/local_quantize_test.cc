@@ -124,6 +124,11 @@ TEST(LocalQuantizeTest, ClearErrors) {
   EXPECT_NE(no_recipe.exit_code, 0);
   EXPECT_NE(no_recipe.output.find("--recipe FILE or --preset NAME"), std::string::npos)
       << no_recipe.output;
+  auto no_gpu = testing::RunCommand(kQuench + " local quantize --model x --preset rtn-w4g32 " +
+                                    "--device cuda:7 --out " + dir.path().string());
+  EXPECT_EQ(no_gpu.exit_code, 1);
+  EXPECT_NE(no_gpu.output.find("--device cuda:7"), std::string::npos) << no_gpu.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / ".quench-local")) << "nothing started";
   auto bad_preset = testing::RunCommand(kQuench + " local quantize --model x --preset nope --out " +
                                         dir.path().string());
   EXPECT_EQ(bad_preset.exit_code, 1);
