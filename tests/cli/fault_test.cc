@@ -261,10 +261,9 @@ TEST_F(FaultTest, CoordinatorStoppedAtARandomBlockDrainsAndResumes) {
 }
 
 // One of three workers dies (SIGKILL) or freezes (SIGSTOP) at a random moment of the job.
-void RunWorkerFaults(FaultTest& test, const fs::path& dir, const fs::path& shared,
-                     const std::string& recipe, const std::string& calib, int signal,
+void RunWorkerFaults(const fs::path& dir, const fs::path& shared, const std::string& recipe,
+                     const std::string& calib, int signal,
                      const std::function<void(const fs::path&)>& expect_reference_bytes) {
-  (void)test;
   std::mt19937 random(std::random_device{}());
   const int runs = FaultRuns();
   int identical = 0, faulted = 0;
@@ -342,17 +341,17 @@ void RunWorkerFaults(FaultTest& test, const fs::path& dir, const fs::path& share
 }
 
 TEST_F(FaultTest, WorkerKilledAtARandomMomentIsReplacedAndTheJobFinishesIdentical) {
-  RunWorkerFaults(*this, dir_.path(), shared_, (dir_ / "recipe.yaml").string(), Calib(), SIGKILL,
+  RunWorkerFaults(dir_.path(), shared_, (dir_ / "recipe.yaml").string(), Calib(), SIGKILL,
                   [this](const fs::path& out) { ExpectReferenceBytes(out); });
 }
 
 TEST_F(FaultTest, WorkerStoppedWithSigtermHandsBackItsTaskAndTheJobFinishesIdentical) {
-  RunWorkerFaults(*this, dir_.path(), shared_, (dir_ / "recipe.yaml").string(), Calib(), SIGTERM,
+  RunWorkerFaults(dir_.path(), shared_, (dir_ / "recipe.yaml").string(), Calib(), SIGTERM,
                   [this](const fs::path& out) { ExpectReferenceBytes(out); });
 }
 
 TEST_F(FaultTest, FrozenWorkerIsLostByItsHeartbeatsAndTheJobFinishesIdentical) {
-  RunWorkerFaults(*this, dir_.path(), shared_, (dir_ / "recipe.yaml").string(), Calib(), SIGSTOP,
+  RunWorkerFaults(dir_.path(), shared_, (dir_ / "recipe.yaml").string(), Calib(), SIGSTOP,
                   [this](const fs::path& out) { ExpectReferenceBytes(out); });
 }
 
