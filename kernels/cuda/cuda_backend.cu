@@ -12,14 +12,14 @@
 namespace quench::kernels {
 namespace {
 
-#define QUENCH_CUBLAS_CHECK(call)                                                            \
-  do {                                                                                       \
-    const cublasStatus_t quench_blas_status = (call);                                        \
-    if (quench_blas_status != CUBLAS_STATUS_SUCCESS) {                                       \
-      std::fprintf(stderr, "quench: cuBLAS call %s failed at %s:%d: status %d\n", #call,     \
-                   __FILE__, __LINE__, static_cast<int>(quench_blas_status));                \
-      std::abort();                                                                          \
-    }                                                                                        \
+#define QUENCH_CUBLAS_CHECK(call)                                                                  \
+  do {                                                                                             \
+    const cublasStatus_t quench_blas_status = (call);                                              \
+    if (quench_blas_status != CUBLAS_STATUS_SUCCESS) {                                             \
+      std::fprintf(stderr, "quench: cuBLAS call %s failed at %s:%d: status %d\n", #call, __FILE__, \
+                   __LINE__, static_cast<int>(quench_blas_status));                                \
+      std::abort();                                                                                \
+    }                                                                                              \
   } while (0)
 
 class CudaBackend final : public Backend {
@@ -75,8 +75,7 @@ class CudaBackend final : public Backend {
     if (num_seqs == 0) return;
     // The row count is the last offset, which lives on the device.
     int64_t rows = 0;
-    QUENCH_GPU_CHECK(gpuMemcpy(&rows, seq_offsets + num_seqs, sizeof(rows),
-                               gpuMemcpyDeviceToHost));
+    QUENCH_GPU_CHECK(gpuMemcpy(&rows, seq_offsets + num_seqs, sizeof(rows), gpuMemcpyDeviceToHost));
     gpu::CausalAttention(stream_, q, k, v, seq_offsets, num_seqs, rows, shape, out);
     Sync();
   }

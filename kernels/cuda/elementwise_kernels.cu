@@ -48,8 +48,8 @@ __global__ void RmsNormKernel(const float* x, const float* weight, int64_t dim, 
   for (int64_t i = threadIdx.x; i < dim; i += kRowThreads) out[i] = row[i] * inv_rms * weight[i];
 }
 
-__global__ void LayerNormKernel(const float* x, const float* weight, const float* bias,
-                                int64_t dim, float eps, float* y) {
+__global__ void LayerNormKernel(const float* x, const float* weight, const float* bias, int64_t dim,
+                                float eps, float* y) {
   __shared__ float scratch[kRowThreads];
   const float* row = x + blockIdx.x * dim;
   float sum = 0.0f;
@@ -106,13 +106,17 @@ __global__ void CausalAttentionKernel(const float* q, const float* k, const floa
   int64_t lo = 0, hi = num_seqs - 1;
   while (lo < hi) {
     const int64_t mid = (lo + hi + 1) / 2;
-    if (seq_offsets[mid] <= r) lo = mid; else hi = mid - 1;
+    if (seq_offsets[mid] <= r)
+      lo = mid;
+    else
+      hi = mid - 1;
   }
   const int64_t first = seq_offsets[lo];
   const int64_t j_begin =
       sliding_window > 0 && r - sliding_window + 1 > first ? r - sliding_window + 1 : first;
   const int64_t q_stride = num_heads * head_dim, kv_stride = num_kv_heads * head_dim;
-  for (int64_t d = threadIdx.x; d < head_dim; d += blockDim.x) query[d] = q[r * q_stride + h * head_dim + d];
+  for (int64_t d = threadIdx.x; d < head_dim; d += blockDim.x)
+    query[d] = q[r * q_stride + h * head_dim + d];
   __syncthreads();
 
   float running_max = -INFINITY, running_sum = 0.0f;
@@ -143,7 +147,8 @@ __global__ void CausalAttentionKernel(const float* q, const float* k, const floa
       const int64_t d = threadIdx.x + n * kRowThreads;
       if (d >= head_dim) break;
       float sum = acc[n] * rescale;
-      for (int64_t j = 0; j < count; ++j) sum += scores[j] * v[(pass + j) * kv_stride + kv_h * head_dim + d];
+      for (int64_t j = 0; j < count; ++j)
+        sum += scores[j] * v[(pass + j) * kv_stride + kv_h * head_dim + d];
       acc[n] = sum;
     }
     __syncthreads();  // scores are overwritten by the next pass
@@ -248,8 +253,8 @@ void CausalAttention(gpuStream_t stream, const float* q, const float* k, const f
 void GatedActivation(gpuStream_t stream, const float* gate, const float* up, int64_t count,
                      ActivationKind kind, float* out) {
   if (count == 0) return;
-  GatedActivationKernel<<<ElementBlocks(count), kElementThreads, 0, stream>>>(gate, up, count,
-                                                                               kind, out);
+  GatedActivationKernel<<<ElementBlocks(count), kElementThreads, 0, stream>>>(gate, up, count, kind,
+                                                                              out);
   QUENCH_GPU_CHECK(gpuGetLastError());
 }
 
@@ -274,7 +279,7 @@ void AddBias(gpuStream_t stream, float* y, const float* bias, int64_t rows, int6
 void AccumulateToDouble(gpuStream_t stream, const float* partial, double* sums, int64_t count) {
   if (count == 0) return;
   AccumulateToDoubleKernel<<<ElementBlocks(count), kElementThreads, 0, stream>>>(partial, sums,
-                                                                                  count);
+                                                                                 count);
   QUENCH_GPU_CHECK(gpuGetLastError());
 }
 
