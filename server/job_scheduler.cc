@@ -3,7 +3,6 @@
 #include <chrono>
 #include <random>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/util/sha256.h"
@@ -284,9 +283,9 @@ absl::Status JobScheduler::RunAndStore(const JobRecord& job) {
     block_start = Clock::now();
     const double eta = SecondsSince(quantize_start) / static_cast<double>(finished) *
                        static_cast<double>(total_blocks - finished);
-    const bool restored = absl::StrContains(progress.stage, "restored");
-    const std::string message = absl::StrCat("block ", finished, "/", total_blocks,
-                                             restored ? " restored from its checkpoint" : " done");
+    const std::string message =
+        absl::StrCat("block ", finished, "/", total_blocks,
+                     progress.restored ? " restored from its checkpoint" : " done");
     (void)store_.SetProgress(job.job_id,
                              quantize_share * static_cast<double>(finished) /
                                  static_cast<double>(std::max<int64_t>(1, total_blocks)),

@@ -39,6 +39,19 @@ v1::Task RemoteShardWorker::NewTask() {
   return task;
 }
 
+v1::Task RemoteShardWorker::LoadShardTask(int64_t shard, const TokenBatch& batch) {
+  v1::Task task = NewTask();
+  auto* load = task.mutable_load_shard();
+  load->set_shard(shard);
+  for (int64_t s = 0; s < batch.num_sequences(); ++s) {
+    auto* sequence = load->add_sequences();
+    for (int64_t i = batch.offsets[s]; i < batch.offsets[s + 1]; ++i) {
+      sequence->add_ids(batch.tokens[static_cast<size_t>(i)]);
+    }
+  }
+  return task;
+}
+
 std::string RemoteShardWorker::NewBlobId(const char* prefix) {
   return absl::StrCat(prefix, next_blob_++);
 }
@@ -189,14 +202,7 @@ absl::Status RemoteShardWorker::Rebuild(int64_t shard, Shard& state, ConnectedWo
   }
   spdlog::info("job {}: shard {} moves to worker {}, rebuilt through {} finished blocks", job_id_,
                shard, worker.name(), advanced);
-  v1::Task load = NewTask();
-  load.mutable_load_shard()->set_shard(shard);
-  for (int64_t s = 0; s < state.batch.num_sequences(); ++s) {
-    auto* sequence = load.mutable_load_shard()->add_sequences();
-    for (int64_t i = state.batch.offsets[s]; i < state.batch.offsets[s + 1]; ++i) {
-      sequence->add_ids(state.batch.tokens[static_cast<size_t>(i)]);
-    }
-  }
+  const v1::Task load = LoadShardTask(shard, state.batch);
   // A rebuild task that fails is a failed attempt of the task that needed the shard.
   const auto attempt_failed = [&](const absl::Status& status) {
     return absl::UnavailableError(absl::StrCat("rebuilding shard ", shard, " on worker ",
@@ -258,16 +264,7 @@ absl::Status RemoteShardWorker::LoadShard(int64_t shard, const TokenBatch& batch
   }
   state->batch = batch;
   state->bytes = static_cast<uint64_t>(batch.num_tokens()) * options_.activation_bytes_per_token;
-  v1::Task task = NewTask();
-  auto* load = task.mutable_load_shard();
-  load->set_shard(shard);
-  for (int64_t s = 0; s < batch.num_sequences(); ++s) {
-    auto* sequence = load->add_sequences();
-    for (int64_t i = batch.offsets[s]; i < batch.offsets[s + 1]; ++i) {
-      sequence->add_ids(batch.tokens[static_cast<size_t>(i)]);
-    }
-  }
-  QUENCH_RETURN_IF_ERROR(CallShard(shard, task, {}).status());
+  QUENCH_RETURN_IF_ERROR(CallShard(shard, LoadShardTask(shard, batch), {}).status());
   state->loaded = true;
   return absl::OkStatus();
 }

@@ -114,6 +114,8 @@ class RemoteShardWorker final : public ShardWorker {
   static absl::StatusOr<std::vector<double>> LossesFrom(const TaskReply& reply, size_t expected);
 
   v1::Task NewTask();
+  // The task that puts the shard's sequences on a worker (first load and rebuilds alike).
+  v1::Task LoadShardTask(int64_t shard, const TokenBatch& batch);
   std::string NewBlobId(const char* prefix);
   // The block's description on the wire, its changed tensors appended to `tensors`.
   absl::StatusOr<v1::BlockWeights> Describe(const LayerWeights& weights,

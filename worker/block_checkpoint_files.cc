@@ -1,6 +1,5 @@
 #include "worker/block_checkpoint_files.h"
 
-#include <cstring>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -51,11 +50,6 @@ LinearReport ReportFromJson(const nlohmann::json& json) {
   report.gptq_loss = json.at("gptq_loss").get<double>();
   report.seconds = json.at("seconds").get<double>();
   return report;
-}
-
-bool SameBytes(const Tensor& a, const Tensor& b) {
-  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
-         std::memcmp(a.raw_data(), b.raw_data(), a.num_bytes()) == 0;
 }
 
 }  // namespace
@@ -122,7 +116,7 @@ absl::Status BlockCheckpointDirectory::Save(int64_t layer, const LayerWeights& o
     }
     for (auto& [name, tensor] : ChangedTensors(result.weights, original)) {
       auto codes = derivable.find(name);
-      if (codes != derivable.end() && SameBytes(codes->second->Dequantize(), tensor)) {
+      if (codes != derivable.end() && SameTensor(codes->second->Dequantize(), tensor)) {
         variant["changed"].push_back({{"name", name}, {"derived", true}});
         continue;
       }

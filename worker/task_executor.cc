@@ -1,7 +1,6 @@
 #include "worker/task_executor.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "core/util/status_macros.h"
@@ -27,11 +26,6 @@ struct TaskExecutor::JobState {
 namespace {
 
 constexpr size_t kRecentVersions = 2;
-
-bool SameBytes(const Tensor& a, const Tensor& b) {
-  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
-         std::memcmp(a.raw_data(), b.raw_data(), a.num_bytes()) == 0;
-}
 
 }  // namespace
 
@@ -103,7 +97,7 @@ absl::StatusOr<LayerWeights> TaskExecutor::Weights(JobState& job, const v1::Bloc
     QUENCH_ASSIGN_OR_RETURN(Tensor tensor, blobs_.Take(override.blob_id()));
     std::vector<Tensor>& versions = job.recent[override.name()];
     auto same = std::find_if(versions.begin(), versions.end(),
-                             [&](const Tensor& seen) { return SameBytes(seen, tensor); });
+                             [&](const Tensor& seen) { return SameTensor(seen, tensor); });
     if (same != versions.end()) {
       tensor = *same;
     } else {

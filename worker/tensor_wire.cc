@@ -22,13 +22,13 @@ void ForEachTensor(Layer& layer, Visit visit) {
   }
 }
 
+}  // namespace
+
 bool SameTensor(const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;
   if (a.raw_data() == b.raw_data()) return true;
   return a.num_bytes() == 0 || std::memcmp(a.raw_data(), b.raw_data(), a.num_bytes()) == 0;
 }
-
-}  // namespace
 
 std::vector<v1::TensorChunk> TensorToChunks(const std::string& blob_id, const Tensor& tensor) {
   std::vector<v1::TensorChunk> chunks;

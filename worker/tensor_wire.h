@@ -40,6 +40,9 @@ class BlobAssembler {
   std::map<std::string, Blob> blobs_;
 };
 
+// Same dtype, shape and bytes.
+bool SameTensor(const Tensor& a, const Tensor& b);
+
 // The tensors of `current` that differ from `original` (bytes or shape), by wire name
 // ("attention_norm_weight", "q.weight", "down.bias", ...).
 std::vector<std::pair<std::string, Tensor>> ChangedTensors(const LayerWeights& current,

@@ -436,7 +436,7 @@ absl::StatusOr<std::vector<QuantizationOutcome>> RunQuantizationJobVariants(
       options.progress({layer_index + 1, spec.num_layers,
                         absl::StrCat("block ", layer_index,
                                      restored ? " restored from its checkpoint" : " done"),
-                        results.front().reports});
+                        results.front().reports, restored});
     }
   }
   for (const JobVariant& variant : variants) {

@@ -37,6 +37,8 @@ struct DriverProgress {
   std::string stage;  // what is running, e.g. "block 3: gptq mlp.down_proj"
   // When a block has just finished: its linears' reports (the first variant's).
   std::vector<LinearReport> finished_layers;
+  // That block came from its checkpoint (nothing was solved).
+  bool restored = false;
 };
 
 // One variant's results for a finished block: what its sinks got and what it reported.

@@ -26,6 +26,7 @@ namespace quench {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::LastJsonLine;
 using testing::RunCommand;
 using testing::SharedPath;
 using testing::TempDir;
@@ -42,12 +43,6 @@ int FailureCount() {
 int FaultRuns() {
   const char* runs = std::getenv("QUENCH_FAULT_RUNS");
   return runs != nullptr ? std::max(1, std::atoi(runs)) : 3;
-}
-
-nlohmann::json LastJsonLine(const std::string& output) {
-  std::string text = output;
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  return nlohmann::json::parse(text.substr(text.rfind('\n') + 1), nullptr, false);
 }
 
 std::string ReadAll(const fs::path& path) {

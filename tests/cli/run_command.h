@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <string>
 
+#include "nlohmann/json.hpp"
+
 namespace quench::testing {
 
 struct CommandResult {
@@ -25,6 +27,13 @@ inline CommandResult RunCommand(const std::string& command) {
   const int status = ::pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+// The last line of `output`, parsed (null when it is not JSON): what `--json` commands end with.
+inline nlohmann::json LastJsonLine(const std::string& output) {
+  std::string text = output;
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return nlohmann::json::parse(text.substr(text.rfind('\n') + 1), nullptr, false);
 }
 
 // The quench binary built beside the tests.

@@ -19,6 +19,7 @@ namespace quench {
 namespace {
 
 using testing::HttpGet;
+using testing::LastJsonLine;
 using testing::MetricValue;
 using testing::RunCommand;
 using testing::SharedPath;
@@ -39,13 +40,6 @@ bool WriteSmallRecipe(const std::string& preset, const std::filesystem::path& pa
   }
   std::ofstream(path) << shown.output.replace(samples, 12, "samples: 8");
   return true;
-}
-
-// The last line of `output`, parsed (null when it is not JSON).
-nlohmann::json LastJsonLine(const std::string& output) {
-  std::string text = output;
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  return nlohmann::json::parse(text.substr(text.rfind('\n') + 1), nullptr, false);
 }
 
 class ServiceCliTest : public ::testing::Test {
