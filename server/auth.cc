@@ -19,22 +19,25 @@ bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
 
 }  // namespace
 
+absl::Status TokenAuth::CheckHeader(std::optional<absl::string_view> authorization) const {
+  if (!token_) return absl::OkStatus();
+  if (!authorization) {
+    return absl::UnauthenticatedError("this coordinator needs a token: pass --token-file");
+  }
+  constexpr absl::string_view kBearer = "Bearer ";
+  if (!absl::StartsWith(*authorization, kBearer) ||
+      !ConstantTimeEquals(authorization->substr(kBearer.size()), *token_)) {
+    return absl::UnauthenticatedError("the token is wrong: check --token-file");
+  }
+  return absl::OkStatus();
+}
+
 grpc::Status TokenAuth::Check(const grpc::ServerContext& context) const {
-  if (!token_) return grpc::Status::OK;
   const auto& metadata = context.client_metadata();
   const auto found = metadata.find("authorization");
-  if (found == metadata.end()) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "this coordinator needs a token: pass --token-file");
-  }
-  const absl::string_view value(found->second.data(), found->second.size());
-  constexpr absl::string_view kBearer = "Bearer ";
-  if (!absl::StartsWith(value, kBearer) ||
-      !ConstantTimeEquals(value.substr(kBearer.size()), *token_)) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "the token is wrong: check --token-file");
-  }
-  return grpc::Status::OK;
+  std::optional<absl::string_view> header;
+  if (found != metadata.end()) header.emplace(found->second.data(), found->second.size());
+  return ToGrpcStatus(CheckHeader(header));
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(

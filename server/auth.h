@@ -1,5 +1,6 @@
-// Bearer-token authentication for both daemons' gRPC services: with a token file configured,
-// every call carries "authorization: Bearer <token>" or is refused UNAUTHENTICATED.
+// Bearer-token authentication for both daemons' gRPC services and the coordinator's report pages:
+// with a token file configured, every call carries "authorization: Bearer <token>" or is refused
+// UNAUTHENTICATED.
 #pragma once
 
 #include <filesystem>
@@ -18,6 +19,8 @@ class TokenAuth {
 
   // OK, or UNAUTHENTICATED saying what was missing or wrong.
   grpc::Status Check(const grpc::ServerContext& context) const;
+  // The same for an "Authorization" header's value (HTTP requests); nullopt: no header.
+  absl::Status CheckHeader(std::optional<absl::string_view> authorization) const;
 
  private:
   std::optional<std::string> token_;

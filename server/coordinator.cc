@@ -14,6 +14,7 @@
 #include "server/job_store.h"
 #include "server/metrics.h"
 #include "server/model_roots.h"
+#include "server/report_page.h"
 #include "server/worker_registry.h"
 #include "server/worker_service.h"
 #include "spdlog/spdlog.h"
@@ -42,8 +43,9 @@ struct Coordinator::Parts {
   int grpc_port = 0;
   bool shut_down = false;
 
-  HttpResponse ServeHttp(const std::string& path) {
+  HttpResponse ServeHttp(const HttpRequest& request) {
     constexpr char kText[] = "text/plain; charset=utf-8";
+    const std::string& path = request.path;
     if (path == "/metrics")
       return {200, "text/plain; version=0.0.4; charset=utf-8", metrics->Render()};
     if (path == "/healthz") return {200, kText, "ok\n"};
@@ -52,7 +54,10 @@ struct Coordinator::Parts {
       if (store->CountByState().ok()) return {200, kText, "ready\n"};
       return {503, kText, "the job store does not answer\n"};
     }
-    return {404, kText, "not found: try /metrics, /healthz, /readyz\n"};
+    if (const std::optional<std::string> job = ReportPageJob(path)) {
+      return ServeReportPage(request, *job, *store, *artifacts, *auth);
+    }
+    return {404, kText, "not found: try /metrics, /healthz, /readyz, /jobs/<id>/report\n"};
   }
 };
 
@@ -127,10 +132,10 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
   }
   Parts* raw = parts.get();
   if (!options.http_listen.empty()) {
-    QUENCH_ASSIGN_OR_RETURN(parts->http,
-                            HttpServer::Start(options.http_listen, [raw](const std::string& path) {
-                              return raw->ServeHttp(path);
-                            }));
+    QUENCH_ASSIGN_OR_RETURN(
+        parts->http, HttpServer::Start(options.http_listen, [raw](const HttpRequest& request) {
+          return raw->ServeHttp(request);
+        }));
   }
   QUENCH_RETURN_IF_ERROR(parts->scheduler->Start());
   // The runners start after the listeners, so a job queued by an earlier run is not half-run

@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -30,11 +32,25 @@ const char* ReasonPhrase(int status) {
       return "Method Not Allowed";
     case 400:
       return "Bad Request";
+    case 401:
+      return "Unauthorized";
     case 503:
       return "Service Unavailable";
     default:
       return "Error";
   }
+}
+
+// The value of the header `name` (lower case) in the request head, if present.
+std::optional<std::string> HeaderValue(const std::string& request, absl::string_view name) {
+  const std::string head = request.substr(0, request.find("\r\n\r\n"));
+  for (absl::string_view line : absl::StrSplit(head, "\r\n")) {
+    const size_t colon = line.find(':');
+    if (colon == absl::string_view::npos) continue;
+    if (!absl::EqualsIgnoreCase(line.substr(0, colon), name)) continue;
+    return std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+  }
+  return std::nullopt;
 }
 
 void WriteAll(int fd, const std::string& data) {
@@ -159,7 +175,8 @@ void HttpServer::Answer(int connection) {
   } else if (words[0] != "GET" && words[0] != "HEAD") {
     response = {405, "text/plain; charset=utf-8", "only GET\n"};
   } else {
-    response = handler_(words[1].substr(0, words[1].find('?')));
+    response =
+        handler_({words[1].substr(0, words[1].find('?')), HeaderValue(request, "authorization")});
   }
   std::string head =
       absl::StrCat("HTTP/1.1 ", response.status, " ", ReasonPhrase(response.status),

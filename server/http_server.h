@@ -1,11 +1,13 @@
 // A small HTTP/1.1 server for the coordinator's operational endpoints (/metrics, /healthz,
-// /readyz): GET only, one connection at a time, each closed after its response. Scrapes and
-// probes are small and rare; this keeps a web framework out of the daemon.
+// /readyz) and job reports (/jobs/<id>/report): GET only, one connection at a time, each closed
+// after its response. Scrapes and probes are small and rare; this keeps a web framework out of the
+// daemon.
 #pragma once
 
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -19,10 +21,15 @@ struct HttpResponse {
   std::string body;
 };
 
+struct HttpRequest {
+  std::string path;                          // query string removed
+  std::optional<std::string> authorization;  // the Authorization header's value, if sent
+};
+
 class HttpServer {
  public:
-  // Called with the request path (query string removed) of every GET.
-  using Handler = std::function<HttpResponse(const std::string& path)>;
+  // Called for every GET (and HEAD).
+  using Handler = std::function<HttpResponse(const HttpRequest& request)>;
 
   // Listens on HOST:PORT (port 0: any free port) and serves on a thread of its own.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& host_port,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -10,9 +11,12 @@
 #include "core/export/fake_quant_writer.h"
 #include "core/export/quench_artifact.h"
 #include "core/gguf/gguf_model_writer.h"
+#include "core/report/html_report.h"
+#include "core/report/model_size.h"
 #include "core/util/atomic_file.h"
 #include "core/util/process_memory.h"
 #include "core/util/status_macros.h"
+#include "core/util/version.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "worker/comparison_json.h"
 #include "worker/data_loading.h"
@@ -36,6 +40,50 @@ nlohmann::ordered_json LayersJson(const std::vector<LinearReport>& reports) {
                       {"seconds", layer.seconds}});
   }
   return layers;
+}
+
+std::string UtcNow() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+// The original's size and each output's, for the summary's size and bits-per-weight columns.
+void AddSizes(const Checkpoint& original, const std::vector<OutputSolve>& solves,
+              const std::vector<LinearReport>& linears, const std::filesystem::path& out_dir,
+              nlohmann::ordered_json& report) {
+  const CheckpointSize size = MeasureCheckpoint(original);
+  uint64_t quantized = 0;
+  for (const LinearReport& linear : linears) {
+    if (const SafetensorsEntry* entry = original.FindEntry(linear.name + ".weight")) {
+      uint64_t elements = 1;
+      for (const int64_t dim : entry->shape) elements *= static_cast<uint64_t>(dim);
+      quantized += elements;
+    }
+  }
+  report["original"] = {{"bytes", size.bytes},
+                        {"parameters", size.parameters},
+                        {"quantized_parameters", quantized},
+                        {"dtype", size.dtype}};
+  nlohmann::ordered_json outputs = nlohmann::ordered_json::array();
+  for (size_t v = 0; v < solves.size(); ++v) {
+    for (const std::string& output : solves[v].exports) {
+      outputs.push_back({{"name", output},
+                         {"solve", v},
+                         {"bytes", WeightFileBytes(ExportPath(output, out_dir))}});
+    }
+  }
+  if (outputs.empty()) {
+    // No packed format asked for: the job's own artifact, one byte per code.
+    outputs.push_back({{"name", "quench.safetensors"},
+                       {"solve", 0},
+                       {"bytes", WeightFileBytes(out_dir / "quench.safetensors")},
+                       {"note", "codes unpacked, a byte each; add outputs for packed files"}});
+  }
+  report["outputs"] = std::move(outputs);
 }
 
 absl::StatusOr<TokenSequences> LoadCalibration(const Recipe& recipe, const std::string& model_dir) {
@@ -145,12 +193,14 @@ absl::StatusOr<LocalJobResult> RunLocalJob(const std::filesystem::path& model_di
                            {"tokens", outcome.calibration_tokens},
                            {"shards", outcome.shards}};
   report["quantize_seconds"] = quantize_seconds;
+  AddSizes(*model.checkpoint, solves, outcome.reports, out_dir, report);
   report["layers"] = LayersJson(outcome.reports);
   if (outcomes.size() > 1) report["gguf_layers"] = LayersJson(outcomes[1].reports);
 
   std::optional<ComparisonResult>& comparison = result.comparison;
   std::optional<ComparisonResult>& gguf_comparison = result.gguf_comparison;
   if (!recipe.evaluation.path.empty()) {
+    const auto evaluate_start = std::chrono::steady_clock::now();
     DatasetOptions eval_options;
     eval_options.max_sequences = recipe.evaluation.max_sequences;
     eval_options.context = recipe.evaluation.seq_len > 0 ? recipe.evaluation.seq_len
@@ -180,10 +230,15 @@ absl::StatusOr<LocalJobResult> RunLocalJob(const std::filesystem::path& model_di
       QUENCH_ASSIGN_OR_RETURN(gguf_comparison, evaluate(out_dir / kGgufFileName, "evaluate gguf"));
       report["gguf_evaluation"] = ComparisonJson(*gguf_comparison);
     }
+    report["evaluate_seconds"] = SecondsSince(evaluate_start);
   }
   report["total_seconds"] = SecondsSince(start);
   report["peak_rss_bytes"] = PeakResidentBytes();
-  QUENCH_RETURN_IF_ERROR(WriteFileAtomically(out_dir / "report.json", report.dump(2) + "\n"));
+  report["versions"] = {{"quench", kQuenchVersion}, {"report format", 1}};
+  report["created_utc"] = UtcNow();
+  QUENCH_RETURN_IF_ERROR(WriteFileAtomically(out_dir / kReportJsonName, report.dump(2) + "\n"));
+  QUENCH_RETURN_IF_ERROR(WriteFileAtomically(out_dir / kReportHtmlName,
+                                             RenderHtmlReport(report, RecipeToYaml(recipe))));
 
   result.report = std::move(report);
   result.quantize_seconds = quantize_seconds;

@@ -133,6 +133,10 @@ absl::StatusOr<std::vector<OutputSolve>> PlanOutputSolves(const ModelSpec& spec,
   return solves;
 }
 
+std::filesystem::path ExportPath(const std::string& output, const std::filesystem::path& out_dir) {
+  return output == "gguf" ? out_dir / kGgufFileName : out_dir / output;
+}
+
 absl::Status WriteExport(const std::string& output, const std::filesystem::path& artifact_path,
                          const ModelSpec& spec, const Checkpoint& source,
                          const std::filesystem::path& source_dir,
@@ -140,10 +144,10 @@ absl::Status WriteExport(const std::string& output, const std::filesystem::path&
   QUENCH_ASSIGN_OR_RETURN(const QuenchArtifactReader artifact,
                           QuenchArtifactReader::Open(artifact_path));
   if (output == "gguf") {
-    return WriteGgufModel(artifact, spec, source, source_dir, out_dir / kGgufFileName,
+    return WriteGgufModel(artifact, spec, source, source_dir, ExportPath(output, out_dir),
                           gguf_type.empty() ? std::nullopt : FindGgufMixture(gguf_type));
   }
-  const auto target = out_dir / output;
+  const auto target = ExportPath(output, out_dir);
   if (output == "gptq")
     return WriteGptqModel(artifact, spec, source, source_dir, target, GptqZeroConvention::kV1);
   if (output == "gptq_v2")

@@ -42,7 +42,10 @@ inline constexpr char kGgufSolveArtifactName[] = "quench-gguf.safetensors";
 // The dtype of the source's first linear weight (F32 when it has none).
 DType SourceWeightDType(const ModelSpec& spec, const Checkpoint& source);
 
-// Writes `output` into out_dir/<output>/ from the artifact (gguf: out_dir/model.gguf).
+// Where `output` is written in out_dir: out_dir/<output>/, or out_dir/model.gguf for gguf.
+std::filesystem::path ExportPath(const std::string& output, const std::filesystem::path& out_dir);
+
+// Writes `output` into ExportPath(output, out_dir) from the artifact.
 // `gguf_type` is the recipe's gguf.type, named in the GGUF's general.file_type.
 absl::Status WriteExport(const std::string& output, const std::filesystem::path& artifact_path,
                          const ModelSpec& spec, const Checkpoint& source,

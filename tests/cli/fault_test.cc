@@ -16,6 +16,7 @@
 #include <set>
 #include <thread>
 
+#include "core/report/html_report.h"
 #include "core/util/sha256.h"
 #include "nlohmann/json.hpp"
 #include "tests/cli/daemon_process.h"
@@ -97,11 +98,11 @@ class FaultTest : public ::testing::Test {
     return daemon;
   }
 
-  // Every artifact but report.json has the reference's sha256.
+  // Every artifact but the reports has the reference's sha256.
   void ExpectReferenceBytes(const fs::path& out) {
     int compared = 0;
     for (const auto& entry : fs::recursive_directory_iterator(dir_ / "reference")) {
-      if (!entry.is_regular_file() || entry.path().filename() == "report.json") continue;
+      if (!entry.is_regular_file() || IsRunReport(entry.path().filename().string())) continue;
       const fs::path relative = fs::relative(entry.path(), dir_ / "reference");
       EXPECT_EQ(Sha256FileHex(out / relative).value_or("missing"),
                 Sha256FileHex(entry.path()).value_or("?"))
@@ -473,7 +474,7 @@ TEST_F(FaultTest, ChaosHistoryKeepsEveryPromise) {
   ASSERT_TRUE(jobs.is_object());
   std::map<std::string, std::string> reference;  // artifact → sha256 of the clean run
   for (const auto& entry : fs::recursive_directory_iterator(dir_ / "reference")) {
-    if (!entry.is_regular_file() || entry.path().filename() == "report.json") continue;
+    if (!entry.is_regular_file() || IsRunReport(entry.path().filename().string())) continue;
     reference[fs::relative(entry.path(), dir_ / "reference").string()] =
         Sha256FileHex(entry.path()).value_or("?");
   }

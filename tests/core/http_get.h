@@ -1,4 +1,5 @@
-// A minimal HTTP GET against 127.0.0.1 for tests of quenchd's /metrics, /healthz, /readyz.
+// A minimal HTTP GET against 127.0.0.1 for tests of quenchd's /metrics, /healthz, /readyz and
+// report pages.
 #pragma once
 
 #include <arpa/inet.h>
@@ -10,8 +11,10 @@
 
 namespace quench::testing {
 
-// The status code (0 when nothing answered) and the body.
-inline std::pair<int, std::string> HttpGet(int port, const std::string& path) {
+// The status code (0 when nothing answered) and the body. `headers`: extra lines, each ending
+// in "\r\n".
+inline std::pair<int, std::string> HttpGet(int port, const std::string& path,
+                                           const std::string& headers = "") {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
@@ -21,7 +24,7 @@ inline std::pair<int, std::string> HttpGet(int port, const std::string& path) {
     ::close(fd);
     return {0, ""};
   }
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n" + headers + "\r\n";
   (void)!::write(fd, request.data(), request.size());
   std::string response;
   char buffer[4096];

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/recipe/recipe.h"
+#include "core/report/html_report.h"
 #include "core/util/atomic_file.h"
 #include "core/util/crc32c.h"
 #include "core/util/sha256.h"
@@ -146,7 +147,7 @@ TEST_F(CoordinatorTest, GptqJobStreamsEveryBlockAndDownloadsTheBytesOfALocalRun)
     const std::string downloaded = Download(job_id, artifact.name());
     EXPECT_EQ(Sha256Hex(downloaded), artifact.sha256()) << artifact.name();
     EXPECT_EQ(downloaded.size(), artifact.size_bytes());
-    if (artifact.name() == "report.json") continue;
+    if (IsRunReport(artifact.name())) continue;
     const auto local = ReadFileToString(dir_ / "local" / artifact.name());
     ASSERT_TRUE(local.ok()) << artifact.name();
     EXPECT_EQ(Sha256Hex(*local), artifact.sha256()) << artifact.name();
@@ -161,6 +162,19 @@ TEST_F(CoordinatorTest, GptqJobStreamsEveryBlockAndDownloadsTheBytesOfALocalRun)
   EXPECT_GE(compared, 3);
   const auto report = nlohmann::json::parse(last.report_json());
   EXPECT_EQ(report["method"], "gptq");
+
+  // The report page: the job's report.html, behind the same token as the gRPC calls.
+  const std::string page_path = "/jobs/" + job_id + "/report";
+  const std::string bearer = std::string("Authorization: Bearer ") + kToken + "\r\n";
+  const auto [page_code, page] = HttpGet(coordinator_->http_port(), page_path, bearer);
+  EXPECT_EQ(page_code, 200) << page;
+  EXPECT_EQ(page, Download(job_id, kReportHtmlName));
+  EXPECT_NE(page.find("<table id=\"summary\">"), std::string::npos);
+  EXPECT_EQ(HttpGet(coordinator_->http_port(), page_path).first, 401);
+  EXPECT_EQ(HttpGet(coordinator_->http_port(), page_path, "Authorization: Bearer wrong\r\n").first,
+            401);
+  EXPECT_EQ(HttpGet(coordinator_->http_port(), "/jobs/job-nonexistent/report", bearer).first, 404);
+  EXPECT_EQ(HttpGet(coordinator_->http_port(), "/jobs/../report", bearer).first, 404);
 
   const auto [code, metrics_after] = HttpGet(coordinator_->http_port(), "/metrics");
   EXPECT_EQ(code, 200);
@@ -238,6 +252,10 @@ TEST_F(CoordinatorTest, CancelledJobEndsCancelledWithoutArtifacts) {
   EXPECT_EQ(cancelled.job().state(), v1::JOB_STATE_CANCELLED);
   EXPECT_EQ(cancelled.job().artifacts_size(), 0);
   EXPECT_EQ(Watch(second.job().job_id()).back().job().state(), v1::JOB_STATE_CANCELLED);
+  EXPECT_EQ(HttpGet(coordinator_->http_port(), "/jobs/" + second.job().job_id() + "/report",
+                    std::string("Authorization: Bearer ") + kToken + "\r\n")
+                .first,
+            409);
   cancel.set_job_id(first.job().job_id());
   ASSERT_TRUE(stub_->CancelJob(Context().get(), cancel, &cancelled).ok());
   const v1::JobState first_state = Watch(first.job().job_id()).back().job().state();
@@ -265,8 +283,7 @@ TEST_F(CoordinatorTest, ArtifactsAreByteIdenticalWithOneTwoAndThreeWorkers) {
     EXPECT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.message();
     std::string digest;
     for (const v1::Artifact& artifact : job.artifacts()) {
-      if (artifact.name() != "report.json")
-        digest += artifact.name() + "=" + artifact.sha256() + ";";
+      if (!IsRunReport(artifact.name())) digest += artifact.name() + "=" + artifact.sha256() + ";";
     }
     return digest;
   };

@@ -1,0 +1,56 @@
+#include "core/report/model_size.h"
+
+#include <map>
+
+#include "core/tensor/dtype.h"
+
+namespace quench {
+namespace {
+
+bool IsWeightFile(const std::filesystem::path& path) {
+  return path.extension() == ".safetensors" || path.extension() == ".gguf";
+}
+
+}  // namespace
+
+CheckpointSize MeasureCheckpoint(const Checkpoint& checkpoint) {
+  CheckpointSize size;
+  std::map<std::string, uint64_t> bytes_by_dtype;
+  for (const SafetensorsFile& file : checkpoint.files()) {
+    std::error_code error;
+    const uint64_t bytes = std::filesystem::file_size(file.path(), error);
+    if (!error) size.bytes += bytes;
+  }
+  for (const std::string& name : checkpoint.TensorNames()) {
+    if (checkpoint.aliases().count(name) != 0) continue;  // a tied tensor's second name
+    const SafetensorsEntry* entry = checkpoint.FindEntry(name);
+    if (entry == nullptr) continue;
+    uint64_t elements = 1;
+    for (const int64_t dim : entry->shape) elements *= static_cast<uint64_t>(dim);
+    size.parameters += elements;
+    bytes_by_dtype[std::string(DTypeName(entry->dtype))] += entry->data_end - entry->data_begin;
+  }
+  uint64_t most = 0;
+  for (const auto& [dtype, bytes] : bytes_by_dtype) {
+    if (bytes > most) {
+      most = bytes;
+      size.dtype = dtype;
+    }
+  }
+  return size;
+}
+
+uint64_t WeightFileBytes(const std::filesystem::path& path) {
+  std::error_code error;
+  if (std::filesystem::is_regular_file(path, error)) {
+    return std::filesystem::file_size(path, error);
+  }
+  uint64_t bytes = 0;
+  for (auto it = std::filesystem::recursive_directory_iterator(path, error);
+       !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
+    if (it->is_regular_file() && IsWeightFile(it->path())) bytes += it->file_size();
+  }
+  return bytes;
+}
+
+}  // namespace quench
