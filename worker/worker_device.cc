@@ -10,7 +10,7 @@
 #include "absl/strings/strip.h"
 #include "kernels/cpu/cpu_backend.h"
 
-#if QUENCH_WITH_CUDA
+#if QUENCH_WITH_GPU
 #include <map>
 #include "kernels/cuda/cuda_devices.h"
 
@@ -21,6 +21,18 @@
 #endif
 
 namespace quench::worker {
+namespace {
+
+// The GPU kind this build drives: the same kernels/cuda sources, compiled by nvcc or hipcc.
+#if QUENCH_WITH_HIP
+constexpr v1::DeviceKind kBuiltGpuKind = v1::DEVICE_KIND_HIP;
+#elif QUENCH_WITH_CUDA
+constexpr v1::DeviceKind kBuiltGpuKind = v1::DEVICE_KIND_CUDA;
+#else
+constexpr v1::DeviceKind kBuiltGpuKind = v1::DEVICE_KIND_UNSPECIFIED;
+#endif
+
+}  // namespace
 
 absl::StatusOr<WorkerDevice> ParseWorkerDevice(const std::string& spec) {
   WorkerDevice device;
@@ -32,35 +44,41 @@ absl::StatusOr<WorkerDevice> ParseWorkerDevice(const std::string& spec) {
   }
   absl::string_view rest = spec;
   int index = -1;
-  if (absl::ConsumePrefix(&rest, "hip:")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--device ", spec, ": this build has no HIP backend (build with -DQUENCH_GPU=hip)"));
+  v1::DeviceKind kind = v1::DEVICE_KIND_UNSPECIFIED;
+  if (absl::ConsumePrefix(&rest, "cuda:")) {
+    kind = v1::DEVICE_KIND_CUDA;
+  } else if (absl::ConsumePrefix(&rest, "hip:")) {
+    kind = v1::DEVICE_KIND_HIP;
   }
-  if (!absl::ConsumePrefix(&rest, "cuda:") || !absl::SimpleAtoi(rest, &index) || index < 0) {
+  if (kind == v1::DEVICE_KIND_UNSPECIFIED || !absl::SimpleAtoi(rest, &index) || index < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("--device ", spec, ": expected cpu, cuda:N or hip:N"));
   }
-#if QUENCH_WITH_CUDA
+  if (kind != kBuiltGpuKind) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--device ", spec, ": this build has no ", kind == v1::DEVICE_KIND_CUDA ? "CUDA" : "HIP",
+        " backend (build with -DQUENCH_GPU=", kind == v1::DEVICE_KIND_CUDA ? "cuda" : "hip", ")"));
+  }
+#if QUENCH_WITH_GPU
   const int count = kernels::cuda::DeviceCount();
   if (index >= count) {
     return absl::InvalidArgumentError(absl::StrCat("--device ", spec, ": this machine has ", count,
-                                                   " CUDA device", count == 1 ? "" : "s"));
+                                                   " GPU device", count == 1 ? "" : "s"));
   }
-  device.kind = v1::DEVICE_KIND_CUDA;
+  device.kind = kind;
   device.index = index;
   device.name = spec;
   device.description = kernels::cuda::DeviceName(index);
   device.memory_bytes = kernels::cuda::DeviceTotalMemory(index);
   return device;
 #else
-  return absl::InvalidArgumentError(
-      absl::StrCat("--device ", spec, ": this build has no CUDA backend (nvcc was not found)"));
+  return absl::InternalError("unreachable: no GPU backend");
 #endif
 }
 
 std::unique_ptr<kernels::Backend> MakeForwardBackend(const WorkerDevice& device) {
-#if QUENCH_WITH_CUDA
-  if (device.kind == v1::DEVICE_KIND_CUDA) {
+#if QUENCH_WITH_GPU
+  if (device.kind == kBuiltGpuKind) {
     if (auto backend = kernels::MakeHostStagedCudaBackend(device.index)) return backend;
   }
 #endif
@@ -69,8 +87,8 @@ std::unique_ptr<kernels::Backend> MakeForwardBackend(const WorkerDevice& device)
 }
 
 HessianSums MakeHessianSums(const WorkerDevice& device) {
-#if QUENCH_WITH_CUDA
-  if (device.kind == v1::DEVICE_KIND_CUDA) {
+#if QUENCH_WITH_GPU
+  if (device.kind == kBuiltGpuKind) {
     // One accumulator per input width, kept across calls (cuBLAS handles are slow to make).
     struct State {
       std::map<int64_t, std::unique_ptr<kernels::GpuHessianAccumulator>> by_dim;
@@ -97,8 +115,8 @@ HessianSums MakeHessianSums(const WorkerDevice& device) {
 }
 
 std::unique_ptr<GptqUpdater> MakeSolveUpdater(const WorkerDevice& device) {
-#if QUENCH_WITH_CUDA
-  if (device.kind == v1::DEVICE_KIND_CUDA) return kernels::MakeGptqGpuUpdater(device.index);
+#if QUENCH_WITH_GPU
+  if (device.kind == kBuiltGpuKind) return kernels::MakeGptqGpuUpdater(device.index);
 #endif
   (void)device;
   return nullptr;

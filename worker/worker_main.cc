@@ -24,8 +24,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   std::string device = "cpu";
   app.add_option("--device", device,
-                 "Compute device: cpu, or cuda:N (shard forwards and GPTQ updates on GPU N, "
-                 "activations held in host memory for now). One worker per GPU.")
+                 "Compute device: cpu, cuda:N (a CUDA build) or hip:N (a -DQUENCH_GPU=hip "
+                 "build): shard forwards, Hessians and GPTQ updates on GPU N, activations held "
+                 "in host memory for now. One worker per GPU.")
       ->capture_default_str();
   app.add_option("--name", options.name, "Name in the coordinator's logs (default: host-pid)");
   app.add_option("--token-file", token_file, "Bearer token the coordinator requires");

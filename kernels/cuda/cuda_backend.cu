@@ -1,12 +1,11 @@
 #include "kernels/cuda/cuda_backend.h"
 
-#include <cublas_v2.h>
-
 #include <cstdio>
 #include <cstdlib>
 
 #include "kernels/cuda/cuda_devices.h"
 #include "kernels/cuda/elementwise_kernels.h"
+#include "kernels/cuda/gpu_blas.h"
 #include "kernels/cuda/gpu_runtime.h"
 
 namespace quench::kernels {
@@ -14,8 +13,8 @@ namespace {
 
 #define QUENCH_CUBLAS_CHECK(call)                                                                  \
   do {                                                                                             \
-    const cublasStatus_t quench_blas_status = (call);                                              \
-    if (quench_blas_status != CUBLAS_STATUS_SUCCESS) {                                             \
+    const gpublasStatus_t quench_blas_status = (call);                                             \
+    if (quench_blas_status != GPUBLAS_STATUS_SUCCESS) {                                            \
       std::fprintf(stderr, "quench: cuBLAS call %s failed at %s:%d: status %d\n", #call, __FILE__, \
                    __LINE__, static_cast<int>(quench_blas_status));                                \
       std::abort();                                                                                \
@@ -27,13 +26,13 @@ class CudaBackend final : public Backend {
   explicit CudaBackend(int device) : device_(device) {
     QUENCH_GPU_CHECK(gpuSetDevice(device_));
     QUENCH_GPU_CHECK(gpuStreamCreate(&stream_));
-    QUENCH_CUBLAS_CHECK(cublasCreate(&blas_));
-    QUENCH_CUBLAS_CHECK(cublasSetStream(blas_, stream_));
+    QUENCH_CUBLAS_CHECK(gpublasCreate(&blas_));
+    QUENCH_CUBLAS_CHECK(gpublasSetStream(blas_, stream_));
     // Plain fp32: no TF32 tensor-op shortcuts, whatever NVIDIA_TF32_OVERRIDE says elsewhere.
-    QUENCH_CUBLAS_CHECK(cublasSetMathMode(blas_, CUBLAS_PEDANTIC_MATH));
+    QUENCH_CUBLAS_CHECK(gpublasUsePedanticMath(blas_));
   }
   ~CudaBackend() override {
-    cublasDestroy(blas_);
+    gpublasDestroy(blas_);
     gpuStreamDestroy(stream_);
   }
 
@@ -44,10 +43,10 @@ class CudaBackend final : public Backend {
     if (rows == 0 || out == 0) return;
     // Row-major y = x·wᵀ is column-major yᵀ[out, rows] = w_cm[in, out]ᵀ · xᵀ_cm[in, rows].
     const float one = 1.0f, zero = 0.0f;
-    QUENCH_CUBLAS_CHECK(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(out),
-                                    static_cast<int>(rows), static_cast<int>(in), &one, w,
-                                    static_cast<int>(in), x, static_cast<int>(in), &zero, y,
-                                    static_cast<int>(out)));
+    QUENCH_CUBLAS_CHECK(gpublasSgemm(blas_, GPUBLAS_OP_T, GPUBLAS_OP_N, static_cast<int>(out),
+                                     static_cast<int>(rows), static_cast<int>(in), &one, w,
+                                     static_cast<int>(in), x, static_cast<int>(in), &zero, y,
+                                     static_cast<int>(out)));
     if (bias != nullptr) gpu::AddBias(stream_, y, bias, rows, out);
     Sync();
   }
@@ -101,7 +100,7 @@ class CudaBackend final : public Backend {
 
   int device_;
   gpuStream_t stream_ = nullptr;
-  cublasHandle_t blas_ = nullptr;
+  gpublasHandle_t blas_ = nullptr;
 };
 
 }  // namespace

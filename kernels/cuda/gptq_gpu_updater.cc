@@ -1,13 +1,11 @@
 #include "kernels/cuda/gptq_gpu_updater.h"
 
-#include <cublas_v2.h>
-#include <cusolverDn.h>
-
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "kernels/cuda/cuda_devices.h"
 #include "kernels/cuda/device_buffer.h"
+#include "kernels/cuda/gpu_blas.h"
 #include "kernels/cuda/gpu_runtime.h"
 
 namespace quench::kernels {
@@ -24,8 +22,8 @@ absl::Status GpuStatus(gpuError_t error, const char* what) {
       return quench_status;                                                        \
   } while (0)
 
-absl::Status BlasStatus(cublasStatus_t status, const char* what) {
-  if (status == CUBLAS_STATUS_SUCCESS) return absl::OkStatus();
+absl::Status BlasStatus(gpublasStatus_t status, const char* what) {
+  if (status == GPUBLAS_STATUS_SUCCESS) return absl::OkStatus();
   return absl::InternalError(absl::StrCat("cuBLAS ", what, ": status ", static_cast<int>(status)));
 }
 
@@ -33,8 +31,8 @@ class GptqGpuUpdater final : public GptqUpdater {
  public:
   explicit GptqGpuUpdater(int device) : device_(device) {}
   ~GptqGpuUpdater() override {
-    if (blas_ != nullptr) cublasDestroy(blas_);
-    if (solver_ != nullptr) cusolverDnDestroy(solver_);
+    if (blas_ != nullptr) gpublasDestroy(blas_);
+    if (solver_ != nullptr) gpusolverDestroy(solver_);
   }
 
   // cuSOLVER Cholesky (potrf, lower) of `a`, then L⁻¹ by a triangular solve against I (trsm).
@@ -47,15 +45,15 @@ class GptqGpuUpdater final : public GptqUpdater {
     QUENCH_RETURN_IF_GPU(gpuMemcpy(factor.data(), a, factor.bytes(), gpuMemcpyHostToDevice),
                          "upload H");
     int workspace_size = 0;
-    if (cusolverDnDpotrf_bufferSize(solver_, CUBLAS_FILL_MODE_LOWER, size, factor.data(), size,
-                                    &workspace_size) != CUSOLVER_STATUS_SUCCESS) {
+    if (gpusolverDpotrf_bufferSize(solver_, GPUSOLVER_FILL_MODE_LOWER, size, factor.data(), size,
+                                   &workspace_size) != GPUSOLVER_STATUS_SUCCESS) {
       return absl::InternalError("cuSOLVER potrf_bufferSize failed");
     }
     gpu::DeviceBuffer<double> workspace(static_cast<size_t>(workspace_size));
     gpu::DeviceBuffer<int> info(1);
-    if (cusolverDnDpotrf(solver_, CUBLAS_FILL_MODE_LOWER, size, factor.data(), size,
-                         workspace.data(), workspace_size,
-                         info.data()) != CUSOLVER_STATUS_SUCCESS) {
+    if (gpusolverDpotrf(solver_, GPUSOLVER_FILL_MODE_LOWER, size, factor.data(), size,
+                        workspace.data(), workspace_size,
+                        info.data()) != GPUSOLVER_STATUS_SUCCESS) {
       return absl::InternalError("cuSOLVER potrf failed");
     }
     if (info.Download()[0] != 0) return false;  // not positive definite
@@ -63,9 +61,9 @@ class GptqGpuUpdater final : public GptqUpdater {
     for (int64_t i = 0; i < n; ++i) identity[static_cast<size_t>(i * n + i)] = 1.0;
     gpu::DeviceBuffer<double> inverse(identity);
     const double one = 1.0;
-    if (auto status = BlasStatus(cublasDtrsm(blas_, CUBLAS_SIDE_LEFT, CUBLAS_FILL_MODE_LOWER,
-                                             CUBLAS_OP_N, CUBLAS_DIAG_NON_UNIT, size, size, &one,
-                                             factor.data(), size, inverse.data(), size),
+    if (auto status = BlasStatus(gpublasDtrsm(blas_, GPUBLAS_SIDE_LEFT, GPUBLAS_FILL_MODE_LOWER,
+                                              GPUBLAS_OP_N, GPUBLAS_DIAG_NON_UNIT, size, size, &one,
+                                              factor.data(), size, inverse.data(), size),
                                  "trsm");
         !status.ok()) {
       return status;
@@ -108,33 +106,32 @@ class GptqGpuUpdater final : public GptqUpdater {
     // U[i1:i2, i2:] the column-major (cols − i2) × B one at u + i1·cols + i2; E the B × rows one
     // at errors (ld errors_stride): Wᵀ[i2:, :] −= U[i1:i2, i2:]ᵀ · Eᵀ.
     const double minus_one = -1.0, one = 1.0;
-    return BlasStatus(
-        cublasDgemm(blas_, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(cols_ - i2),
-                    static_cast<int>(rows_), static_cast<int>(i2 - i1), &minus_one,
-                    u_.data() + i1 * cols_ + i2, static_cast<int>(cols_), errors_.data(),
-                    static_cast<int>(errors_stride), &one, w_.data() + i2, static_cast<int>(cols_)),
-        "DGEMM");
+    return BlasStatus(gpublasDgemm(blas_, GPUBLAS_OP_N, GPUBLAS_OP_N, static_cast<int>(cols_ - i2),
+                                   static_cast<int>(rows_), static_cast<int>(i2 - i1), &minus_one,
+                                   u_.data() + i1 * cols_ + i2, static_cast<int>(cols_),
+                                   errors_.data(), static_cast<int>(errors_stride), &one,
+                                   w_.data() + i2, static_cast<int>(cols_)),
+                      "DGEMM");
   }
 
  private:
   absl::Status EnsureHandles() {
     if (blas_ == nullptr) {
-      if (auto status = BlasStatus(cublasCreate(&blas_), "create"); !status.ok()) return status;
+      if (auto status = BlasStatus(gpublasCreate(&blas_), "create"); !status.ok()) return status;
       // Double precision has no reduced-precision shortcut to avoid; pedantic all the same.
-      if (auto status = BlasStatus(cublasSetMathMode(blas_, CUBLAS_PEDANTIC_MATH), "math mode");
-          !status.ok()) {
+      if (auto status = BlasStatus(gpublasUsePedanticMath(blas_), "math mode"); !status.ok()) {
         return status;
       }
     }
-    if (solver_ == nullptr && cusolverDnCreate(&solver_) != CUSOLVER_STATUS_SUCCESS) {
+    if (solver_ == nullptr && gpusolverCreate(&solver_) != GPUSOLVER_STATUS_SUCCESS) {
       return absl::InternalError("cuSOLVER: cannot create a handle");
     }
     return absl::OkStatus();
   }
 
   int device_;
-  cublasHandle_t blas_ = nullptr;
-  cusolverDnHandle_t solver_ = nullptr;
+  gpublasHandle_t blas_ = nullptr;
+  gpusolverHandle_t solver_ = nullptr;
   int64_t rows_ = 0, cols_ = 0;
   gpu::DeviceBuffer<double> w_, u_, errors_;
 };

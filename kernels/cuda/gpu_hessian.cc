@@ -1,13 +1,12 @@
 #include "kernels/cuda/gpu_hessian.h"
 
-#include <cublas_v2.h>
-
 #include <cstdio>
 #include <cstdlib>
 
 #include "kernels/cuda/cuda_devices.h"
 #include "kernels/cuda/device_buffer.h"
 #include "kernels/cuda/elementwise_kernels.h"
+#include "kernels/cuda/gpu_blas.h"
 
 namespace quench::kernels {
 namespace {
@@ -15,8 +14,8 @@ namespace {
 // The CPU accumulator's chunk: the same token ranges are summed in fp32 before going to double.
 constexpr int64_t kTokensPerChunk = 256;
 
-void CheckBlas(cublasStatus_t status, const char* what) {
-  if (status == CUBLAS_STATUS_SUCCESS) return;
+void CheckBlas(gpublasStatus_t status, const char* what) {
+  if (status == GPUBLAS_STATUS_SUCCESS) return;
   std::fprintf(stderr, "quench: cuBLAS %s failed: status %d\n", what, static_cast<int>(status));
   std::abort();
 }
@@ -27,13 +26,13 @@ class CudaHessianAccumulator final : public GpuHessianAccumulator {
       : dim_(dim), partial_(static_cast<size_t>(dim * dim)), sums_(static_cast<size_t>(dim * dim)) {
     QUENCH_GPU_CHECK(gpuSetDevice(device));
     QUENCH_GPU_CHECK(gpuStreamCreate(&stream_));
-    CheckBlas(cublasCreate(&blas_), "create");
-    CheckBlas(cublasSetStream(blas_, stream_), "set stream");
-    CheckBlas(cublasSetMathMode(blas_, CUBLAS_PEDANTIC_MATH), "math mode");
+    CheckBlas(gpublasCreate(&blas_), "create");
+    CheckBlas(gpublasSetStream(blas_, stream_), "set stream");
+    CheckBlas(gpublasUsePedanticMath(blas_), "math mode");
     QUENCH_GPU_CHECK(gpuMemsetAsync(sums_.data(), 0, sums_.bytes(), stream_));
   }
   ~CudaHessianAccumulator() override {
-    cublasDestroy(blas_);
+    gpublasDestroy(blas_);
     gpuStreamDestroy(stream_);
   }
 
@@ -43,10 +42,10 @@ class CudaHessianAccumulator final : public GpuHessianAccumulator {
       const int64_t n = tokens - t < kTokensPerChunk ? tokens - t : kTokensPerChunk;
       // Row-major X [n, dim] is column-major Xᵀ [dim, n]; the full dim × dim product
       // Xᵀ·X = (Xᵀ)(Xᵀ)ᵀ is symmetric, so row- and column-major agree.
-      CheckBlas(cublasSgemm(blas_, CUBLAS_OP_N, CUBLAS_OP_T, static_cast<int>(dim_),
-                            static_cast<int>(dim_), static_cast<int>(n), &one, x + t * dim_,
-                            static_cast<int>(dim_), x + t * dim_, static_cast<int>(dim_), &zero,
-                            partial_.data(), static_cast<int>(dim_)),
+      CheckBlas(gpublasSgemm(blas_, GPUBLAS_OP_N, GPUBLAS_OP_T, static_cast<int>(dim_),
+                             static_cast<int>(dim_), static_cast<int>(n), &one, x + t * dim_,
+                             static_cast<int>(dim_), x + t * dim_, static_cast<int>(dim_), &zero,
+                             partial_.data(), static_cast<int>(dim_)),
                 "SGEMM");
       gpu::AccumulateToDouble(stream_, partial_.data(), sums_.data(), dim_ * dim_);
     }
@@ -66,7 +65,7 @@ class CudaHessianAccumulator final : public GpuHessianAccumulator {
   int64_t dim_;
   int64_t tokens_ = 0;
   gpuStream_t stream_ = nullptr;
-  cublasHandle_t blas_ = nullptr;
+  gpublasHandle_t blas_ = nullptr;
   gpu::DeviceBuffer<float> partial_;
   gpu::DeviceBuffer<double> sums_;
 };
