@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "core/util/cpu_quota.h"
 #include "kernels/cpu/cpu_backend.h"
 
 #if QUENCH_WITH_GPU
@@ -37,7 +38,7 @@ constexpr v1::DeviceKind kBuiltGpuKind = v1::DEVICE_KIND_UNSPECIFIED;
 absl::StatusOr<WorkerDevice> ParseWorkerDevice(const std::string& spec) {
   WorkerDevice device;
   if (spec == "cpu") {
-    device.description = absl::StrCat(std::thread::hardware_concurrency(), " cores");
+    device.description = absl::StrCat(AvailableCpus(), " cores");
     device.memory_bytes = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
                           static_cast<uint64_t>(sysconf(_SC_PAGE_SIZE));
     return device;

@@ -4,10 +4,12 @@
 #include <cstdlib>
 #include <string>
 
+#include "core/util/cpu_quota.h"
+
 namespace quench {
 
 ThreadPool::ThreadPool(int num_threads) {
-  if (num_threads <= 0) num_threads = std::max(1u, std::thread::hardware_concurrency());
+  if (num_threads <= 0) num_threads = AvailableCpus();
   for (int i = 1; i < num_threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
 }
 

@@ -15,7 +15,7 @@ namespace quench {
 
 class ThreadPool {
  public:
-  // num_threads == 0 means one per hardware thread.
+  // num_threads == 0 means one per CPU this process may use (AvailableCpus).
   explicit ThreadPool(int num_threads = 0);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -49,7 +49,7 @@ class ThreadPool {
 };
 
 // The process-wide pool used by the CPU backend; its size is set once from
-// QUENCH_NUM_THREADS or the hardware.
+// QUENCH_NUM_THREADS, else the CPUs this process may use (a container's limit included).
 ThreadPool& DefaultThreadPool();
 
 }  // namespace quench
