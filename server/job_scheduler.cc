@@ -1,6 +1,8 @@
 #include "server/job_scheduler.h"
 
+#include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -213,6 +215,8 @@ void JobScheduler::RunJob(const JobRecord& job) {
     return;  // cancelled between the queue and here
   }
   spdlog::info("job {}: running", job.job_id);
+  metrics_.JobStarted(
+      std::max<double>(0, static_cast<double>(std::time(nullptr) - job.created_unix_s)));
   Publish(job.job_id, "running");
   const absl::Status status = RunAndStore(job);
   const std::filesystem::path staging = options_.work_dir / job.job_id;

@@ -57,7 +57,22 @@ ServerMetrics::ServerMetrics(JobCounts job_counts)
                 .Name("quench_bytes_streamed_total")
                 .Help("Bytes sent or received in artifact and tensor streams")
                 .Register(*registry_);
+  queue_wait_ = &prometheus::BuildHistogram()
+                     .Name("quench_job_queue_wait_seconds")
+                     .Help("Time from a job's submission to a runner starting it")
+                     .Register(*registry_)
+                     .Add({}, DurationBuckets());
+  // Every series an alert or dashboard may query exists from the start, at zero: a rule on a
+  // series that appears only after its first event cannot tell "none yet" from "broken".
+  for (const v1::JobState state :
+       {v1::JOB_STATE_SUCCEEDED, v1::JOB_STATE_FAILED, v1::JOB_STATE_CANCELLED}) {
+    job_seconds_->Add({{"outcome", Lowercase(StateName(state))}}, DurationBuckets());
+  }
+  for (const char* backend : {"cpu", "cuda", "hip"}) workers_->Add({{"backend", backend}});
+  bytes_->Add({{"direction", "download"}});
 }
+
+void ServerMetrics::JobStarted(double seconds_queued) { queue_wait_->Observe(seconds_queued); }
 
 void ServerMetrics::JobEnded(v1::JobState state, double seconds) {
   job_seconds_->Add({{"outcome", Lowercase(StateName(state))}}, DurationBuckets()).Observe(seconds);

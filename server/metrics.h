@@ -23,6 +23,8 @@ class ServerMetrics {
 
   void JobSubmitted() { submitted_->Increment(); }
   void JobEnded(v1::JobState state, double seconds);
+  // A runner took a job that was submitted `seconds_queued` ago.
+  void JobStarted(double seconds_queued);
   // One unit of scheduled work finished, e.g. kind "block" (a block solved) or "evaluate".
   void TaskDone(const std::string& kind, double seconds);
   void SetQueueDepth(int64_t depth) { queue_depth_->Set(static_cast<double>(depth)); }
@@ -42,6 +44,7 @@ class ServerMetrics {
   prometheus::Family<prometheus::Histogram>* task_seconds_ = nullptr;
   prometheus::Family<prometheus::Gauge>* workers_ = nullptr;
   prometheus::Family<prometheus::Counter>* bytes_ = nullptr;
+  prometheus::Histogram* queue_wait_ = nullptr;
 };
 
 }  // namespace quench::server
