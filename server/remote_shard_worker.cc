@@ -243,8 +243,6 @@ absl::StatusOr<TaskReply> RemoteShardWorker::CallShard(
     absl::StatusOr<TaskReply> reply = (*holder)->Call(task, tensors);
     if (reply.ok()) return reply;
     last = reply.status();
-    // Wrong input (a token outside the vocabulary): every attempt would say the same.
-    if (absl::IsInvalidArgument(last)) return last;
     if (absl::IsUnavailable(last)) Forget(**holder);
     spdlog::warn("job {}: task {} (shard {}) attempt {} failed: {}", job_id_, task.task_id(), shard,
                  attempt, std::string(last.message()));
@@ -497,7 +495,6 @@ std::vector<absl::StatusOr<GptqResult>> RemoteShardWorker::SolveGptqEach(
       absl::StatusOr<TaskReply> reply = worker->Call(tasks[i], tensors[i]);
       if (reply.ok()) return reply;
       last = reply.status();
-      if (absl::IsInvalidArgument(last)) return last;
       if (absl::IsUnavailable(last)) Forget(*worker);
       spdlog::warn("job {}: task {} ({}) attempt {} failed: {}", job_id_, tasks[i].task_id(),
                    solves[i].name, attempt, std::string(last.message()));

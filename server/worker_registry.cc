@@ -53,13 +53,8 @@ absl::StatusOr<TaskReply> ConnectedWorker::Call(const v1::Task& task,
   }
   if (!inbound_error_.ok()) return inbound_error_;
   if (!result_->error().empty()) {
-    // The worker's input errors keep their code (they are not retried); the rest are INTERNAL.
-    const auto code =
-        result_->error_code() == static_cast<int32_t>(absl::StatusCode::kInvalidArgument)
-            ? absl::StatusCode::kInvalidArgument
-            : absl::StatusCode::kInternal;
-    return absl::Status(code, absl::StrCat("worker ", name(), " failed task ", task.task_id(), ": ",
-                                           result_->error()));
+    return absl::InternalError(
+        absl::StrCat("worker ", name(), " failed task ", task.task_id(), ": ", result_->error()));
   }
   TaskReply reply{std::move(*result_), inbound_.TakeAll()};
   result_.reset();

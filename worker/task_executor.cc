@@ -221,7 +221,6 @@ TaskOutput TaskExecutor::Execute(const v1::Task& task) {
     output.result.set_task_id(task.task_id());
     output.result.set_attempt(task.attempt());
     output.result.set_error(status.ToString());
-    output.result.set_error_code(static_cast<int32_t>(status.code()));
   }
   blobs_.Clear();  // a task's tensors are used by it alone
   return output;

@@ -373,6 +373,11 @@ absl::StatusOr<std::vector<QuantizationOutcome>> RunQuantizationJobVariants(
   for (int64_t shard : visit_order) {
     TokenBatch batch;
     for (int64_t i = ranges[shard].first; i < ranges[shard].second; ++i) batch.Add(calibration[i]);
+    // Wrong input fails here, once, rather than on a worker that would be retried.
+    if (const absl::Status valid = ValidateTokenBatch(spec, batch); !valid.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("calibration shard ", shard, ": ", valid.message()));
+    }
     for (size_t v = 0; v < variants.size(); ++v) {
       outcomes[v].calibration_tokens += batch.num_tokens();
       QUENCH_RETURN_IF_ERROR(views[v]->LoadShard(shard, batch));

@@ -94,20 +94,20 @@ Transformer::Transformer(const ModelSpec& spec, const ModelWeights& weights,
   if (spec.positions == PositionKind::kRope) inv_freq_ = RotaryInverseFrequencies(spec);
 }
 
-absl::Status Transformer::Validate(const TokenBatch& batch) const {
+absl::Status ValidateTokenBatch(const ModelSpec& spec, const TokenBatch& batch) {
   for (int64_t s = 0; s < batch.num_sequences(); ++s) {
     const int64_t length = batch.offsets[s + 1] - batch.offsets[s];
-    if (length > spec_.max_position_embeddings) {
+    if (length > spec.max_position_embeddings) {
       return absl::InvalidArgumentError(absl::StrCat(
           "sequence ", s, " has ", length, " tokens, more than the model's context of ",
-          spec_.max_position_embeddings, " (max_position_embeddings); use a shorter --ctx"));
+          spec.max_position_embeddings, " (max_position_embeddings); use a shorter --ctx"));
     }
   }
   for (size_t i = 0; i < batch.tokens.size(); ++i) {
-    if (batch.tokens[i] < 0 || batch.tokens[i] >= spec_.vocab_size) {
+    if (batch.tokens[i] < 0 || batch.tokens[i] >= spec.vocab_size) {
       return absl::InvalidArgumentError(absl::StrCat("token id ", batch.tokens[i], " at position ",
                                                      i, " is outside the vocabulary [0, ",
-                                                     spec_.vocab_size, ")"));
+                                                     spec.vocab_size, ")"));
     }
   }
   return absl::OkStatus();

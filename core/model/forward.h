@@ -61,13 +61,17 @@ class BlockCursor {
   bool finished_ = false;
 };
 
+// OK when every sequence fits the model's context and every token id is in its vocabulary;
+// INVALID_ARGUMENT saying which does not. Checked before any work is sent to a worker.
+absl::Status ValidateTokenBatch(const ModelSpec& spec, const TokenBatch& batch);
+
 class Transformer {
  public:
   // Both references must outlive the Transformer; weights may be changed between calls.
   Transformer(const ModelSpec& spec, const ModelWeights& weights, kernels::Backend& backend);
 
   // Checks token ids and sequence lengths against the model.
-  absl::Status Validate(const TokenBatch& batch) const;
+  absl::Status Validate(const TokenBatch& batch) const { return ValidateTokenBatch(spec_, batch); }
 
   // Token (and learned position) embeddings: [tokens, hidden].
   Tensor Embed(const TokenBatch& batch) const;

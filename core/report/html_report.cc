@@ -1,6 +1,7 @@
 #include "core/report/html_report.h"
 
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <vector>
 
@@ -61,7 +62,8 @@ std::string Bytes(double bytes) {
 std::string Seconds(double seconds) {
   if (seconds < 0) return "—";
   if (seconds < 120) return absl::StrFormat("%.2f s", seconds);
-  return absl::StrFormat("%.0f min %.0f s", std::floor(seconds / 60), std::fmod(seconds, 60));
+  const int64_t whole = std::llround(seconds);
+  return absl::StrFormat("%d min %d s", whole / 60, whole % 60);
 }
 
 // One row of the summary table: a model (the original or one output) and its accuracy.
@@ -120,7 +122,8 @@ std::string SummaryTable(const Json& report) {
   }
   html += "</table>\n";
   if (evaluation != nullptr) {
-    absl::StrAppend(&html, "<p class=\"note\">Evaluated on ", Text(*evaluation, "tokens"),
+    absl::StrAppend(&html, "<p class=\"note\">Evaluated on ",
+                    HtmlEscape(Text(*evaluation, "tokens")),
                     " held-out tokens against the original model.");
   } else {
     html +=
@@ -244,7 +247,9 @@ std::string HtmlEscape(std::string_view text) {
 
 std::string RenderHtmlReport(const Json& report, std::string_view recipe_yaml) {
   const std::string recipe = Text(report, "recipe");
-  const std::string model = std::filesystem::path(Text(report, "model")).filename().string();
+  std::filesystem::path model_path(Text(report, "model"));
+  if (!model_path.has_filename()) model_path = model_path.parent_path();  // "/models/llama/"
+  const std::string model = model_path.filename().string();
   std::string html = absl::StrCat(
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Quench "

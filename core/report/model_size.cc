@@ -41,14 +41,19 @@ CheckpointSize MeasureCheckpoint(const Checkpoint& checkpoint) {
 }
 
 uint64_t WeightFileBytes(const std::filesystem::path& path) {
+  // Sizes for a report: an unreadable file counts as 0 rather than failing the job.
   std::error_code error;
   if (std::filesystem::is_regular_file(path, error)) {
-    return std::filesystem::file_size(path, error);
+    const uintmax_t size = std::filesystem::file_size(path, error);
+    return error ? 0 : size;
   }
   uint64_t bytes = 0;
   for (auto it = std::filesystem::recursive_directory_iterator(path, error);
        !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
-    if (it->is_regular_file() && IsWeightFile(it->path())) bytes += it->file_size();
+    std::error_code entry_error;
+    if (!it->is_regular_file(entry_error) || !IsWeightFile(it->path())) continue;
+    const uintmax_t size = it->file_size(entry_error);
+    if (!entry_error) bytes += size;
   }
   return bytes;
 }

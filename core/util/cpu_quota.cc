@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -24,8 +25,32 @@ std::optional<int> CpusFromQuota(double quota, double period) {
   return std::max(1, static_cast<int>(std::ceil(quota / period)));
 }
 
+// cgroup v2: the process's own group ("0::/kubepods/…" in /proc/self/cgroup) and its parents;
+// the tightest cpu.max wins. Inside a container's cgroup namespace the group is "/".
+std::optional<int> CgroupV2CpuLimit() {
+  const std::optional<std::string> groups = ReadSmallFile("/proc/self/cgroup");
+  std::string group = "/";
+  if (groups) {
+    std::istringstream lines(*groups);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("0::", 0) == 0) group = line.substr(3);
+    }
+  }
+  std::optional<int> tightest;
+  for (std::filesystem::path dir = std::filesystem::path("/sys/fs/cgroup") / group.substr(1);;
+       dir = dir.parent_path()) {
+    if (auto cpu_max = ReadSmallFile((dir / "cpu.max").c_str())) {
+      if (auto cpus = CpusFromCgroupCpuMax(*cpu_max)) {
+        tightest = tightest ? std::min(*tightest, *cpus) : *cpus;
+      }
+    }
+    if (dir == "/sys/fs/cgroup" || dir == dir.parent_path()) break;
+  }
+  return tightest;
+}
+
 std::optional<int> CgroupCpuLimit() {
-  if (auto v2 = ReadSmallFile("/sys/fs/cgroup/cpu.max")) return CpusFromCgroupCpuMax(*v2);
+  if (std::filesystem::exists("/sys/fs/cgroup/cgroup.controllers")) return CgroupV2CpuLimit();
   auto quota = ReadSmallFile("/sys/fs/cgroup/cpu/cpu.cfs_quota_us");
   auto period = ReadSmallFile("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
   if (!quota || !period) return std::nullopt;

@@ -24,8 +24,9 @@
 #define GPUBLAS_FILL_MODE_LOWER HIPBLAS_FILL_MODE_LOWER
 #define GPUBLAS_DIAG_NON_UNIT HIPBLAS_DIAG_NON_UNIT
 #define GPUBLAS_SIDE_LEFT HIPBLAS_SIDE_LEFT
-// rocBLAS computes SGEMM in fp32 unless asked for XF32: nothing to switch off.
-#define gpublasUsePedanticMath(handle) HIPBLAS_STATUS_SUCCESS
+// rocBLAS computes SGEMM in fp32 unless asked for XF32; what it may do is sum with atomics,
+// whose order varies run to run: forbid them, for the same bits every run.
+#define gpublasUsePedanticMath(handle) hipblasSetAtomicsMode((handle), HIPBLAS_ATOMICS_NOT_ALLOWED)
 
 #define gpusolverHandle_t hipsolverDnHandle_t
 #define gpusolverStatus_t hipsolverStatus_t

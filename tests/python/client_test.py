@@ -98,6 +98,7 @@ class ClientTest(unittest.TestCase):
         target.parent.mkdir(parents=True)
         cut = len(data) // 3
         target.with_name(target.name + ".part").write_bytes(data[:cut])
+        target.with_name(target.name + ".part.sha256").write_text(artifact.sha256 + "\n")
         received = []
         [result] = self.client.download(
             self.job.job_id, self.out / "resumed", names=[artifact.name],
@@ -106,12 +107,27 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(target.read_bytes(), data)
         self.assertGreater(min(received), cut, "only the missing bytes were fetched")
 
-    def test_a_wrong_part_file_is_caught_by_the_sha256_and_removed(self):
+    def test_a_part_file_of_another_artifact_is_not_resumed(self):
         artifact = max(self.job.artifacts, key=lambda a: a.size_bytes)
         target = self.out / artifact.name
         target.parent.mkdir(parents=True, exist_ok=True)
         part = target.with_name(target.name + ".part")
-        part.write_bytes(b"\0" * 1000)  # not a prefix of the artifact
+        owner = target.with_name(target.name + ".part.sha256")
+        # Left by a download of another job's file of the same name: started over.
+        part.write_bytes(b"\0" * 1000)
+        owner.write_text("0" * 64 + "\n")
+        [result] = self.client.download(self.job.job_id, self.out, names=[artifact.name])
+        self.assertEqual(result.resumed_from, 0)
+        self.assertEqual(sha256_file(target), artifact.sha256)
+        self.assertFalse(part.exists() or owner.exists())
+
+    def test_a_damaged_part_file_is_caught_by_the_sha256_and_removed(self):
+        artifact = max(self.job.artifacts, key=lambda a: a.size_bytes)
+        target = self.out / artifact.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.with_name(target.name + ".part")
+        part.write_bytes(b"\0" * 1000)  # claims to be this artifact's prefix, but is not
+        target.with_name(target.name + ".part.sha256").write_text(artifact.sha256 + "\n")
         with self.assertRaises(quench_client.IntegrityError) as raised:
             self.client.download(self.job.job_id, self.out, names=[artifact.name])
         self.assertIn("sha256", str(raised.exception))
@@ -192,6 +208,21 @@ class ClientTest(unittest.TestCase):
         self.assertIn("KL divergence", strict.stderr)
         self.assertEqual(json.loads(metrics.read_text())["job_id"],
                          strict.stdout.split("job ")[1].split()[0])
+        # A step whose job failed is run again: it does not stop at the failed job but
+        # submits a new one (and, the input still being wrong, fails again with exit 3).
+        bad = self.service.work / "bad-step-calib.jsonl"
+        bad.write_text('{"input_ids": [1, 99999, 3]}\n')
+        env = {"PYTHONPATH": str(PACKAGE_DIR)}
+        step = [sys.executable, str(daemons.REPO / "client/python/examples/quantize_step.py"),
+                "--server", self.service.server, "--token-file", str(self.service.token_file),
+                "--model", str(self.fixture.model), "--preset", "rtn-w4g32", "--calib", str(bad),
+                "--out", str(self.out / "d")]
+        first = subprocess.run(step, capture_output=True, text=True, env=env, timeout=120)
+        self.assertEqual(first.returncode, 3, first.stdout + first.stderr)
+        self.assertIn("outside the vocabulary", first.stderr)
+        again = subprocess.run(step, capture_output=True, text=True, env=env, timeout=120)
+        self.assertEqual(again.returncode, 3, again.stdout + again.stderr)
+        self.assertIn("ended FAILED; submitting again", again.stdout)
         wrong_token = self.out / "wrong-token"
         wrong_token.write_text("nope\n")
         refused = subprocess.run(

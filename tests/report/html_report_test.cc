@@ -137,6 +137,15 @@ TEST(HtmlReportTest, WithoutCalibrationTheChartShowsWeightErrors) {
   EXPECT_NE(chart.find("data-value=\"0.012\""), std::string::npos) << "3 × 0.004";
 }
 
+TEST(HtmlReportTest, TitleAndTimesReadWell) {
+  Json report = SampleReport();
+  report["model"] = "/models/tiny-llama/";
+  report["total_seconds"] = 179.7;
+  const std::string html = RenderHtmlReport(report, "");
+  EXPECT_NE(html.find("<h1>gptq-w4g32 on tiny-llama</h1>"), std::string::npos);
+  EXPECT_NE(html.find("3 min 0 s"), std::string::npos);
+}
+
 TEST(HtmlReportTest, WithoutEvaluationTheSummarySaysSo) {
   Json report = SampleReport();
   report.erase("evaluation");

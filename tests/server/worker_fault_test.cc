@@ -175,26 +175,6 @@ TEST_F(WorkerFaultTest, TaskFailingEveryAttemptFailsTheJobWithItsReasonAndStaleR
       << "the first task, tried three times with new attempt numbers";
 }
 
-TEST_F(WorkerFaultTest, TaskRefusingItsInputFailsTheJobAtOnceWithoutRetries) {
-  Start(/*worker_timeout_s=*/0);
-  FakeWorker worker(coordinator_->grpc_port(), [](const v1::Task& task) {
-    v1::TaskResult failed;
-    failed.set_task_id(task.task_id());
-    failed.set_attempt(task.attempt());
-    failed.set_error("INVALID_ARGUMENT: token id 99999 is outside the vocabulary");
-    failed.set_error_code(static_cast<int32_t>(absl::StatusCode::kInvalidArgument));
-    return std::vector<v1::TaskResult>{failed};
-  });
-  WaitForWorkers(1);
-  const v1::Job job = RunJob();
-  EXPECT_EQ(job.state(), v1::JOB_STATE_FAILED);
-  EXPECT_NE(job.message().find("outside the vocabulary"), std::string::npos) << job.message();
-  EXPECT_EQ(job.message().find("times"), std::string::npos) << job.message();
-  const auto attempts = worker.attempts();
-  ASSERT_FALSE(attempts.empty());
-  EXPECT_EQ(attempts.begin()->second, (std::vector<int64_t>{1})) << "no second attempt";
-}
-
 TEST_F(WorkerFaultTest, SilentWorkerIsDeclaredLostWithinItsTimeout) {
   Start(/*worker_timeout_s=*/1.0);
   // Never answers and never beats.

@@ -13,6 +13,7 @@
 #include "core/model/model_spec.h"
 #include "core/model/testgen.h"
 #include "core/recipe/recipe.h"
+#include "core/report/html_report.h"
 #include "core/util/atomic_file.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "tests/core/synthetic_model.h"
@@ -95,7 +96,7 @@ JobRun RunJob(const fs::path& model, const Recipe& recipe, const fs::path& out,
   if (!result.ok()) return run;
   run.report = result->report;
   for (const std::string& name : result->files) {
-    if (name != "report.json") run.files[name] = ReadFileToString(out / name).value_or("missing");
+    if (!IsRunReport(name)) run.files[name] = ReadFileToString(out / name).value_or("missing");
   }
   return run;
 }

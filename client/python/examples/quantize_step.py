@@ -9,7 +9,8 @@ Quench cluster and fail the step when the quantized model is not good enough.
       --metrics-out /outputs/metrics.json
 
 It submits with a request id derived from its inputs (or --request-id), so a retried step
-follows the job already running or done instead of quantizing again; watches it, printing a
+follows the job already running or done instead of quantizing again (a job that ended FAILED or
+CANCELLED is submitted again under a new id); watches it, printing a
 line per block; downloads every artifact (sha256-checked, resumed after an interruption);
 writes the accuracy figures as JSON for the pipeline's metrics; and exits
   0  the job succeeded and every threshold holds
@@ -20,6 +21,7 @@ writes the accuracy figures as JSON for the pipeline's metrics; and exits
 import argparse
 import hashlib
 import json
+import math
 import pathlib
 import sys
 
@@ -59,32 +61,62 @@ def default_request_id(args, recipe_text):
     return "step-" + hashlib.sha256(inputs.encode()).hexdigest()[:24]
 
 
-def threshold_failures(args, evaluation):
-    """What does not hold, as sentences; empty when every threshold holds."""
+def _number(evaluation, key):
+    """The figure, or None when absent or not finite (report.json writes NaN as null)."""
+    value = evaluation.get(key)
+    return value if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def threshold_failures(args, evaluations):
+    """What does not hold, as sentences; empty when every threshold holds.
+
+    evaluations: {label: figures} — the job's evaluation and, when a GGUF was solved on its own
+    grids, the GGUF's too; every one must pass."""
     wanted = [args.max_kl_divergence, args.min_top1, args.max_perplexity_increase]
     if all(value is None for value in wanted):
         return []
-    if evaluation is None:
+    if not evaluations:
         return ["the job was not evaluated (give --eval) so no threshold can be checked"]
     failures = []
-    kl = evaluation["kl_divergence"]
-    top1 = evaluation["top1_agreement"]
-    increase = 100 * (evaluation["perplexity"] / evaluation["reference_perplexity"] - 1)
-    if args.max_kl_divergence is not None and kl > args.max_kl_divergence:
-        failures.append(f"KL divergence {kl:.5f} > {args.max_kl_divergence}")
-    if args.min_top1 is not None and top1 < args.min_top1:
-        failures.append(f"top-1 agreement {top1:.4f} < {args.min_top1}")
-    if args.max_perplexity_increase is not None and increase > args.max_perplexity_increase:
-        failures.append(f"perplexity +{increase:.2f}% > +{args.max_perplexity_increase}%")
+    for label, evaluation in evaluations.items():
+        kl = _number(evaluation, "kl_divergence")
+        top1 = _number(evaluation, "top1_agreement")
+        ppl = _number(evaluation, "perplexity")
+        reference = _number(evaluation, "reference_perplexity")
+        increase = 100 * (ppl / reference - 1) if ppl is not None and reference else None
+        checks = [(args.max_kl_divergence, kl, "KL divergence", lambda v, t: v <= t, ".5f"),
+                  (args.min_top1, top1, "top-1 agreement", lambda v, t: v >= t, ".4f"),
+                  (args.max_perplexity_increase, increase, "perplexity increase (%)",
+                   lambda v, t: v <= t, ".2f")]
+        for threshold, value, name, holds, fmt in checks:
+            if threshold is None:
+                continue
+            if value is None:
+                failures.append(f"{label}: {name} is missing or not a number")
+            elif not holds(value, threshold):
+                failures.append(f"{label}: {name} {value:{fmt}} misses {threshold}")
     return failures
+
+
+def submit_fresh(quench, args, recipe_text, request_id):
+    """Submits; a job that already ended FAILED or CANCELLED under this request id (an earlier
+    try of this step) is not the answer: the next id in the chain gets a new job."""
+    for _ in range(20):
+        job = quench.submit(args.model, preset=args.preset, recipe=recipe_text, calib=args.calib,
+                            eval=args.eval, request_id=request_id)
+        if job.state not in (quench_client.FAILED, quench_client.CANCELLED):
+            return job, request_id
+        print(f"quantize_step: job {job.job_id} under {request_id} ended {job.state}; "
+              "submitting again", flush=True)
+        request_id = f"{request_id}-after-{job.job_id}"
+    raise quench_client.InvalidRequest("20 earlier tries of this step failed; giving up")
 
 
 def run(args):
     recipe_text = args.recipe.read_text() if args.recipe else None
     request_id = args.request_id or default_request_id(args, recipe_text)
     with QuenchClient(args.server, token_file=args.token_file, tls_ca=args.tls_ca) as quench:
-        job = quench.submit(args.model, preset=args.preset, recipe=recipe_text, calib=args.calib,
-                            eval=args.eval, request_id=request_id)
+        job, request_id = submit_fresh(quench, args, recipe_text, request_id)
         print(f"quantize_step: job {job.job_id} ({job.state}, request id {request_id})",
               flush=True)
 
@@ -98,21 +130,25 @@ def run(args):
         print(f"quantize_step: {len(downloaded)} artifacts in {args.out}", flush=True)
 
     evaluation = job.evaluation
+    evaluations = {"model": evaluation} if evaluation else {}
+    if (job.report or {}).get("gguf_evaluation"):
+        evaluations["gguf"] = job.report["gguf_evaluation"]
     metrics = {"job_id": job.job_id, "evaluation": evaluation,
+               "gguf_evaluation": evaluations.get("gguf"),
                "artifacts": {a.name: a.sha256 for a in job.artifacts}}
     if args.metrics_out:
         args.metrics_out.parent.mkdir(parents=True, exist_ok=True)
         temporary = args.metrics_out.with_name(args.metrics_out.name + ".tmp")
         temporary.write_text(json.dumps(metrics, indent=2) + "\n")
         temporary.replace(args.metrics_out)
-    failures = threshold_failures(args, evaluation)
+    failures = threshold_failures(args, evaluations)
     if failures:
         print("quantize_step: below the bar: " + "; ".join(failures), file=sys.stderr)
         return EXIT_THRESHOLD
-    if evaluation:
-        print(f"quantize_step: passed: KL {evaluation['kl_divergence']:.5f}, top-1 "
-              f"{evaluation['top1_agreement']:.4f}, perplexity {evaluation['perplexity']:.4f} "
-              f"(original {evaluation['reference_perplexity']:.4f})")
+    for label, figures in evaluations.items():
+        print(f"quantize_step: {label} passed: KL {figures['kl_divergence']}, top-1 "
+              f"{figures['top1_agreement']}, perplexity {figures['perplexity']} "
+              f"(original {figures['reference_perplexity']})")
     return 0
 
 

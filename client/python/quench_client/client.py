@@ -14,7 +14,7 @@ from quench_client.jobs import (CANCELLED, FAILED, Job, JobEvent, event_from_pro
 from quench_client._generated.quench.v1 import jobs_pb2, jobs_pb2_grpc
 
 _MAX_MESSAGE_BYTES = 64 << 20
-_WATCH_RECONNECTS = 10
+_WATCH_RECONNECTS = 12  # backing off 1, 2, 4, 8, 16, then 30 s: about four minutes
 
 
 def _read_token_file(path: str) -> str:
@@ -112,19 +112,23 @@ class QuenchClient:
     def watch(self, job_id: str) -> Iterator[JobEvent]:
         """The job's events until it ends: state changes, and each finished block's layers.
 
-        A coordinator that restarts is waited for (the watch reconnects, backing off); an event
-        seen before the reconnection is not repeated.
+        A coordinator that restarts is waited for (the watch reconnects, backing off for about
+        four minutes in all); an event seen before the reconnection is not repeated.
         """
-        failures, last = 0, None
+        # quenchd replays a job's history to every new watch: what was yielded before a
+        # reconnection is recognised by its bytes and skipped.
+        seen = set()
+        failures, code = 0, None
         while True:
             stream = self._stub.WatchJob(jobs_pb2.WatchJobRequest(job_id=job_id),
                                          metadata=self._metadata)
             try:
                 for message in stream:
-                    failures = 0
-                    if message == last:
+                    key = message.SerializeToString(deterministic=True)
+                    if key in seen:
                         continue
-                    last = message
+                    seen.add(key)
+                    failures = 0
                     event = event_from_proto(message)
                     yield event
                     if event.job.done:
@@ -138,8 +142,8 @@ class QuenchClient:
                 stream.cancel()
             if failures >= _WATCH_RECONNECTS:
                 raise errors.Unavailable(f"watch {job_id}: lost the coordinator {failures} times "
-                                         f"in a row", code)
-            time.sleep(min(2 ** failures, 16) * 0.25)
+                                         "in a row", code)
+            time.sleep(min(2 ** failures, 30))
             failures += 1
 
     def wait(self, job_id: str, on_event: Optional[Callable[[JobEvent], None]] = None) -> Job:

@@ -2,8 +2,9 @@
 
 Bytes go to `<name>.part` and are renamed to `<name>` only after the whole file's sha256 matches
 the coordinator's, so a reader never sees a half-written or wrong artifact. A `.part` left by an
-interrupted download (this process or an earlier one, or the quench CLI, which uses the same
-convention) is resumed from its end; a broken stream is reopened from the last byte written.
+interrupted download is resumed from its end when `<name>.part.sha256` says it belongs to the
+same artifact (a `.part` of another job's artifact of the same name starts over); a broken
+stream is reopened from the last byte written.
 """
 import dataclasses
 import hashlib
@@ -72,9 +73,14 @@ def download_artifact(open_stream: Callable[[int], "grpc.Call"], artifact: Artif
         return result
 
     part = path.with_name(path.name + ".part")
-    offset = part.stat().st_size if part.is_file() else 0
+    # Which artifact the .part holds a prefix of: resuming another job's file would waste the
+    # whole download on a sha256 mismatch.
+    owner = path.with_name(path.name + ".part.sha256")
+    same_artifact = owner.is_file() and owner.read_text().strip() == artifact.sha256.lower()
+    offset = part.stat().st_size if part.is_file() and same_artifact else 0
     if offset > artifact.size_bytes:  # not a prefix of this artifact: start again
         offset = 0
+    owner.write_text(artifact.sha256.lower() + "\n")
     result.resumed_from = offset
     digest = _sha256_of(part, offset) if offset else hashlib.sha256()
     failures = 0
@@ -83,10 +89,11 @@ def download_artifact(open_stream: Callable[[int], "grpc.Call"], artifact: Artif
         out.seek(offset)
         while offset < artifact.size_bytes:
             before = offset
+            stream = open_stream(offset)
             try:
-                for chunk in open_stream(offset):
+                for chunk in stream:
                     if chunk.offset != offset:
-                        raise errors.IntegrityError(
+                        raise errors.Unavailable(
                             f"{artifact.name}: chunk at byte {chunk.offset}, expected {offset}")
                     if _crc32c is not None and _crc32c.crc32c(chunk.data) != chunk.crc32c:
                         raise errors.Unavailable(f"{artifact.name}: chunk at byte {offset} "
@@ -96,7 +103,9 @@ def download_artifact(open_stream: Callable[[int], "grpc.Call"], artifact: Artif
                     offset += len(chunk.data)
                     if progress is not None:
                         progress(artifact.name, offset, artifact.size_bytes)
-                break
+                if offset < artifact.size_bytes:  # ended early without an error: reconnect
+                    raise errors.Unavailable(f"{artifact.name}: the stream ended at byte "
+                                             f"{offset} of {artifact.size_bytes}")
             except (grpc.RpcError, errors.Unavailable) as error:
                 typed = (errors.from_rpc_error(error, f"download {artifact.name}")
                          if isinstance(error, grpc.RpcError) else error)
@@ -109,16 +118,17 @@ def download_artifact(open_stream: Callable[[int], "grpc.Call"], artifact: Artif
                                       "again to resume)", typed.code) from error
                 time.sleep(min(2 ** failures, 16))
                 failures += 1
+            finally:
+                stream.cancel()
         out.flush()
         os.fsync(out.fileno())
-    if offset != artifact.size_bytes:
-        raise errors.Unavailable(f"{artifact.name}: the download stopped at byte {offset} of "
-                                 f"{artifact.size_bytes}; call download again to resume")
     if digest.hexdigest() != artifact.sha256.lower():
         part.unlink()
+        owner.unlink(missing_ok=True)
         raise errors.IntegrityError(
             f"{artifact.name}: sha256 of the download is {digest.hexdigest()}, the coordinator "
             f"says {artifact.sha256}; removed {part}")
     os.replace(part, path)
+    owner.unlink(missing_ok=True)
     _fsync_directory(path.parent)
     return result

@@ -51,7 +51,8 @@ class JobCancelled(QuenchError):
 
 
 class IntegrityError(QuenchError):
-    """A download's sha256 differs from the coordinator's: the partial file was removed."""
+    """A download's sha256 differs from the coordinator's (the .part was removed: the next call
+    starts over)."""
 
 
 _BY_CODE = {
