@@ -44,7 +44,11 @@ class QuenchClient:
         if token is None and token_file:
             token = _read_token_file(token_file)
         self._metadata = [("authorization", f"Bearer {token}")] if token else []
-        options = [("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES)]
+        # Keepalive pings on open streams find a coordinator whose node vanished without closing
+        # the connection (watch and download would wait forever); every 5 minutes, the most
+        # often a gRPC server accepts by default.
+        options = [("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+                   ("grpc.keepalive_time_ms", 300_000), ("grpc.keepalive_timeout_ms", 20_000)]
         if tls_ca:
             credentials = grpc.ssl_channel_credentials(pathlib.Path(tls_ca).read_bytes())
             self._channel = grpc.secure_channel(self.server, credentials, options)
