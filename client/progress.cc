@@ -9,17 +9,6 @@
 
 namespace quench::cli {
 
-std::string FormatBytes(double bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int unit = 0;
-  while (bytes >= 1024 && unit < 4) {
-    bytes /= 1024;
-    ++unit;
-  }
-  return unit == 0 ? absl::StrFormat("%.0f B", bytes)
-                   : absl::StrFormat("%.1f %s", bytes, kUnits[unit]);
-}
-
 ProgressReporter::ProgressReporter(std::string task, std::string unit, bool enabled)
     : task_(std::move(task)),
       unit_(std::move(unit)),

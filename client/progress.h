@@ -7,6 +7,8 @@
 #include <ostream>
 #include <string>
 
+#include "core/util/format_bytes.h"  // FormatBytes, for the callers of this header
+
 namespace quench::cli {
 
 class ProgressReporter {
@@ -38,8 +40,5 @@ class ProgressReporter {
   std::string bar_;  // the bar as last drawn on a terminal, for PrintLine to redraw
   std::chrono::steady_clock::time_point start_;
 };
-
-// 1536 → "1.5 KiB": sizes for people.
-std::string FormatBytes(double bytes);
 
 }  // namespace quench::cli

@@ -1,7 +1,5 @@
 #include "server/report_page.h"
 
-#include <algorithm>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/report/html_report.h"
@@ -42,20 +40,15 @@ HttpResponse ServeReportPage(const HttpRequest& request, const std::string& job_
             absl::StrCat("job ", job_id, " is ", v1::JobState_Name(job->state),
                          ": its report is written when it succeeds\n")};
   }
-  const absl::StatusOr<std::vector<ArtifactRecord>> records = store.Artifacts(job_id);
-  const bool has_page =
-      records.ok() && std::any_of(records->begin(), records->end(), [](const ArtifactRecord& r) {
-        return r.name == kReportHtmlName;
-      });
-  if (!has_page) {
+  const absl::StatusOr<std::filesystem::path> path = artifacts.PathOf(job_id, kReportHtmlName);
+  absl::StatusOr<std::string> page =
+      path.ok() ? ReadFileToString(*path) : absl::StatusOr<std::string>(path.status());
+  if (absl::IsNotFound(page.status())) {
     return {404, kText,
             absl::StrCat("job ", job_id,
                          " has no report.html (it ran on an older quenchd): its figures are in "
                          "report.json\n")};
   }
-  const absl::StatusOr<std::filesystem::path> path = artifacts.PathOf(job_id, kReportHtmlName);
-  absl::StatusOr<std::string> page =
-      path.ok() ? ReadFileToString(*path) : absl::StatusOr<std::string>(path.status());
   if (!page.ok()) {
     return {500, kText, absl::StrCat("cannot read the report: ", page.status().message(), "\n")};
   }

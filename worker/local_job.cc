@@ -59,9 +59,7 @@ void AddSizes(const Checkpoint& original, const std::vector<OutputSolve>& solves
   uint64_t quantized = 0;
   for (const LinearReport& linear : linears) {
     if (const SafetensorsEntry* entry = original.FindEntry(linear.name + ".weight")) {
-      uint64_t elements = 1;
-      for (const int64_t dim : entry->shape) elements *= static_cast<uint64_t>(dim);
-      quantized += elements;
+      quantized += static_cast<uint64_t>(CheckedNumElements(entry->shape).value_or(0));
     }
   }
   report["original"] = {{"bytes", size.bytes},
@@ -182,7 +180,8 @@ absl::StatusOr<LocalJobResult> RunLocalJob(const std::filesystem::path& model_di
       exports.push_back(output);
     }
   }
-  QUENCH_RETURN_IF_ERROR(WriteFileAtomically(out_dir / "recipe.yaml", RecipeToYaml(recipe)));
+  const std::string recipe_yaml = RecipeToYaml(recipe);
+  QUENCH_RETURN_IF_ERROR(WriteFileAtomically(out_dir / "recipe.yaml", recipe_yaml));
 
   nlohmann::ordered_json report;
   report["model"] = model_dir.string();
@@ -237,8 +236,8 @@ absl::StatusOr<LocalJobResult> RunLocalJob(const std::filesystem::path& model_di
   report["versions"] = {{"quench", kQuenchVersion}, {"report format", 1}};
   report["created_utc"] = UtcNow();
   QUENCH_RETURN_IF_ERROR(WriteFileAtomically(out_dir / kReportJsonName, report.dump(2) + "\n"));
-  QUENCH_RETURN_IF_ERROR(WriteFileAtomically(out_dir / kReportHtmlName,
-                                             RenderHtmlReport(report, RecipeToYaml(recipe))));
+  QUENCH_RETURN_IF_ERROR(
+      WriteFileAtomically(out_dir / kReportHtmlName, RenderHtmlReport(report, recipe_yaml)));
 
   result.report = std::move(report);
   result.quantize_seconds = quantize_seconds;

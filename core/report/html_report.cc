@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/report/layer_error_chart.h"
+#include "core/util/format_bytes.h"
 
 namespace quench {
 namespace {
@@ -47,17 +48,7 @@ double Number(const Json& object, const char* key, double absent = -1) {
   return field != nullptr && field->is_number() ? field->get<double>() : absent;
 }
 
-std::string Bytes(double bytes) {
-  if (bytes < 0) return "—";
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int unit = 0;
-  while (bytes >= 1024 && unit < 4) {
-    bytes /= 1024;
-    ++unit;
-  }
-  return unit == 0 ? absl::StrFormat("%.0f B", bytes)
-                   : absl::StrFormat("%.2f %s", bytes, units[unit]);
-}
+std::string Bytes(double bytes) { return bytes < 0 ? "—" : FormatBytes(bytes, 2); }
 
 std::string Seconds(double seconds) {
   if (seconds < 0) return "—";

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "core/tensor/dtype.h"
+#include "core/tensor/tensor.h"
 
 namespace quench {
 namespace {
@@ -25,9 +26,7 @@ CheckpointSize MeasureCheckpoint(const Checkpoint& checkpoint) {
     if (checkpoint.aliases().count(name) != 0) continue;  // a tied tensor's second name
     const SafetensorsEntry* entry = checkpoint.FindEntry(name);
     if (entry == nullptr) continue;
-    uint64_t elements = 1;
-    for (const int64_t dim : entry->shape) elements *= static_cast<uint64_t>(dim);
-    size.parameters += elements;
+    size.parameters += static_cast<uint64_t>(CheckedNumElements(entry->shape).value_or(0));
     bytes_by_dtype[std::string(DTypeName(entry->dtype))] += entry->data_end - entry->data_begin;
   }
   uint64_t most = 0;

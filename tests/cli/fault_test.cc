@@ -33,8 +33,8 @@ using testing::SharedPath;
 using testing::TempDir;
 
 const std::string kQuench = testing::QuenchBinary();
-const std::string kQuenchd = std::string(QUENCH_BIN_DIR) + "/quenchd";
-const std::string kWorker = std::string(QUENCH_BIN_DIR) + "/quench-worker";
+const std::string kQuenchd = testing::QuenchdBinary();
+const std::string kWorker = testing::WorkerBinary();
 
 // Failures recorded so far in the running test: a run counts as clean when it adds none.
 int FailureCount() {

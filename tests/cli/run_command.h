@@ -41,5 +41,13 @@ inline const std::string& QuenchBinary() {
   static const std::string binary = std::string(QUENCH_BIN_DIR) + "/quench";
   return binary;
 }
+inline const std::string& QuenchdBinary() {
+  static const std::string binary = std::string(QUENCH_BIN_DIR) + "/quenchd";
+  return binary;
+}
+inline const std::string& WorkerBinary() {
+  static const std::string binary = std::string(QUENCH_BIN_DIR) + "/quench-worker";
+  return binary;
+}
 
 }  // namespace quench::testing

@@ -27,8 +27,8 @@ using testing::SharedPath;
 using testing::TempDir;
 
 const std::string kQuench = testing::QuenchBinary();
-const std::string kQuenchd = std::string(QUENCH_BIN_DIR) + "/quenchd";
-const std::string kWorker = std::string(QUENCH_BIN_DIR) + "/quench-worker";
+const std::string kQuenchd = testing::QuenchdBinary();
+const std::string kWorker = testing::WorkerBinary();
 
 // The preset with 8 calibration sequences instead of 128: the service tests run under the
 // sanitizers too, where a stories260K calibration pass is slow (AWQ's search the most).

@@ -12,16 +12,13 @@ on SIGTERM.
     python3 tests/deploy/manifest_test.py --bin-dir build/bin   (or QUENCH_BIN_DIR=...)
 """
 import argparse
-import json
 import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 import urllib.error
 import urllib.request
@@ -31,8 +28,10 @@ import yaml
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 import kustomize_lite  # noqa: E402
 import promql_names  # noqa: E402
+from daemons import Daemon, start_quenchd, wait_for  # noqa: E402  (tests/python)
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -463,59 +462,12 @@ def monitoring_problems(r, exported):
 
 # --- a real quenchd -------------------------------------------------------------------------
 
-class Daemon:
-    """A daemon run in the background, its output in a log file."""
-
-    def __init__(self, argv, log, env=None):
-        self.log = log
-        with open(log, "w") as out:
-            self.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                            env=env)
-
-    def output(self):
-        return Path(self.log).read_text()
-
-    def stop(self, within_s):
-        """SIGTERM; the exit code, or None if it did not exit within `within_s`."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=within_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            return None
-
-
-def wait_for(condition, timeout_s, what):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-
-
 def http_get(port, path):
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
-
-
-def start_quenchd(argv, directory, env=None):
-    """quenchd with --ready-file; (daemon, ready json)."""
-    ready_file = Path(directory) / "ready.json"
-    daemon = Daemon(argv + [f"--ready-file={ready_file}"], Path(directory) / "quenchd.log", env)
-
-    def ready():
-        if daemon.process.poll() is not None:
-            raise AssertionError(f"quenchd exited ({daemon.process.returncode}):\n"
-                                 f"{' '.join(argv)}\n{daemon.output()}")
-        return json.loads(ready_file.read_text()) if ready_file.exists() else None
-    return daemon, wait_for(ready, 20, "quenchd's ready file")
 
 
 _EXPORTED = []

@@ -58,7 +58,7 @@ class ClientTest(unittest.TestCase):
 
     def test_watch_yields_every_block_and_ends_succeeded(self):
         self.assertEqual(self.events[-1].job.state, quench_client.SUCCEEDED,
-                         self.events[-1].job.message + self.service.log("quenchd")[-2000:])
+                         self.events[-1].job.message + self.service.quenchd.output()[-2000:])
         total = self.job.total_blocks
         self.assertGreater(total, 0)
         blocks_with_layers = {e.job.finished_blocks for e in self.events if e.layers}
@@ -183,18 +183,23 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(raised.exception.job.state, quench_client.FAILED)
         self.assertIn("outside the vocabulary", raised.exception.job.message)
 
-    def run_step(self, *extra):
+    def run_step(self, *extra, token_file=None, data=None):
+        """The example step on the fixture model; `data`: its flags (default: the fixture's
+        calibration and evaluation data)."""
+        if data is None:
+            data = ["--calib", str(self.fixture.calib), "--eval", str(self.fixture.eval)]
         env = {"PYTHONPATH": str(PACKAGE_DIR), "PATH": "/usr/bin:/bin"}
         return subprocess.run(
             [sys.executable, str(daemons.REPO / "client/python/examples/quantize_step.py"),
-             "--server", self.service.server, "--token-file", str(self.service.token_file),
-             "--model", str(self.fixture.model), "--preset", "gptq-w4g32",
-             "--calib", str(self.fixture.calib), "--eval", str(self.fixture.eval), *extra],
+             "--server", self.service.server, "--token-file",
+             str(token_file or self.service.token_file), "--model", str(self.fixture.model),
+             *data, *extra],
             capture_output=True, text=True, env=env, timeout=600)
 
     def test_pipeline_step_passes_and_fails_on_its_thresholds(self):
         metrics = self.out / "metrics.json"
-        passed = self.run_step("--out", str(self.out / "a"), "--max-kl-divergence", "10",
+        passed = self.run_step("--preset", "gptq-w4g32", "--out", str(self.out / "a"),
+                               "--max-kl-divergence", "10",
                                "--min-top1", "0.01", "--metrics-out", str(metrics))
         self.assertEqual(passed.returncode, 0, passed.stdout + passed.stderr)
         figures = json.loads(metrics.read_text())
@@ -202,8 +207,8 @@ class ClientTest(unittest.TestCase):
         self.assertGreater(kl, 0)
         self.assertTrue((self.out / "a" / "report.html").is_file())
         # The same inputs: the same job (request id), so a retried step costs nothing.
-        strict = self.run_step("--out", str(self.out / "b"), "--max-kl-divergence",
-                               repr(kl / 2))
+        strict = self.run_step("--preset", "gptq-w4g32", "--out", str(self.out / "b"),
+                               "--max-kl-divergence", repr(kl / 2))
         self.assertEqual(strict.returncode, 8, strict.stdout + strict.stderr)
         self.assertIn("KL divergence", strict.stderr)
         self.assertEqual(json.loads(metrics.read_text())["job_id"],
@@ -212,24 +217,17 @@ class ClientTest(unittest.TestCase):
         # submits a new one (and, the input still being wrong, fails again with exit 3).
         bad = self.service.work / "bad-step-calib.jsonl"
         bad.write_text('{"input_ids": [1, 99999, 3]}\n')
-        env = {"PYTHONPATH": str(PACKAGE_DIR)}
-        step = [sys.executable, str(daemons.REPO / "client/python/examples/quantize_step.py"),
-                "--server", self.service.server, "--token-file", str(self.service.token_file),
-                "--model", str(self.fixture.model), "--preset", "rtn-w4g32", "--calib", str(bad),
-                "--out", str(self.out / "d")]
-        first = subprocess.run(step, capture_output=True, text=True, env=env, timeout=120)
+        step = ["--preset", "rtn-w4g32", "--out", str(self.out / "d")]
+        first = self.run_step(*step, data=["--calib", str(bad)])
         self.assertEqual(first.returncode, 3, first.stdout + first.stderr)
         self.assertIn("outside the vocabulary", first.stderr)
-        again = subprocess.run(step, capture_output=True, text=True, env=env, timeout=120)
+        again = self.run_step(*step, data=["--calib", str(bad)])
         self.assertEqual(again.returncode, 3, again.stdout + again.stderr)
         self.assertIn("ended FAILED; submitting again", again.stdout)
         wrong_token = self.out / "wrong-token"
         wrong_token.write_text("nope\n")
-        refused = subprocess.run(
-            [sys.executable, str(daemons.REPO / "client/python/examples/quantize_step.py"),
-             "--server", self.service.server, "--token-file", str(wrong_token), "--model",
-             str(self.fixture.model), "--preset", "rtn-w4g32", "--out", str(self.out / "c")],
-            capture_output=True, text=True, env={"PYTHONPATH": str(PACKAGE_DIR)}, timeout=60)
+        refused = self.run_step("--preset", "rtn-w4g32", "--out", str(self.out / "c"),
+                                token_file=wrong_token, data=[])
         self.assertEqual(refused.returncode, 6, refused.stderr)
 
 

@@ -1,5 +1,6 @@
-"""Real quenchd and quench-worker processes on loopback for the Python tests, and the model
-they quantize: stories260K from ../shared when present, else a `quench testgen` model."""
+"""Real quenchd and quench-worker processes on loopback for the Python tests (tests/python,
+tests/deploy), and the model they quantize: stories260K from ../shared when present, else a
+`quench testgen` model."""
 import json
 import os
 import pathlib
@@ -12,6 +13,55 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[2]
 # QUENCH_TEST_SHARED=/nowhere tries the testgen fallback of a machine without ../shared.
 SHARED = pathlib.Path(os.environ.get("QUENCH_TEST_SHARED", REPO.parent / "shared"))
+
+
+class Daemon:
+    """A daemon run in the background, its output in a log file."""
+
+    def __init__(self, argv, log, env=None):
+        self.log = log
+        with open(log, "w") as out:
+            self.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                            env=env)
+
+    def output(self):
+        return pathlib.Path(self.log).read_text(errors="replace")
+
+    def stop(self, within_s):
+        """SIGTERM; the exit code, or None if it did not exit within `within_s`."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=within_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            return None
+
+
+def wait_for(condition, timeout_s, what):
+    """condition()'s first truthy value, polled every 50 ms; AssertionError after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def start_quenchd(argv, directory, env=None):
+    """quenchd with --ready-file, its log in directory/quenchd.log; (daemon, ready json)."""
+    ready_file = pathlib.Path(directory) / "ready.json"
+    daemon = Daemon(argv + [f"--ready-file={ready_file}"], pathlib.Path(directory) / "quenchd.log",
+                    env)
+
+    def ready():
+        if daemon.process.poll() is not None:
+            raise AssertionError(f"quenchd exited ({daemon.process.returncode}):\n"
+                                 f"{' '.join(argv)}\n{daemon.output()}")
+        return json.loads(ready_file.read_text()) if ready_file.exists() else None
+    return daemon, wait_for(ready, 20, "quenchd's ready file")
 
 
 class Fixture:
@@ -51,48 +101,24 @@ class Service:
         self.token_file.write_text(token + "\n")
         os.chmod(self.token_file, 0o600)
         self.fixture = Fixture(self.bin_dir, self.work)
-        self.logs = []
-        self.quenchd = self._start("quenchd", [
-            "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-            "--data-dir", str(self.work / "data"), "--model-root", str(self.fixture.root),
-            "--model-root", str(self.work),
-            "--token-file", str(self.token_file), "--ready-file", str(self.work / "ready.json")])
-        ready = self.work / "ready.json"
-        deadline = time.monotonic() + 20
-        while not ready.exists():
-            if self.quenchd.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("quenchd did not start: " + self.log("quenchd"))
-            time.sleep(0.05)
-        ports = json.loads(ready.read_text())
+        self.quenchd, ports = start_quenchd([
+            str(self.bin_dir / "quenchd"), "--listen", "127.0.0.1:0", "--http-listen",
+            "127.0.0.1:0", "--data-dir", str(self.work / "data"), "--model-root",
+            str(self.fixture.root), "--model-root", str(self.work), "--token-file",
+            str(self.token_file)], self.work)
         self.grpc_port, self.http_port = ports["grpc_port"], ports["http_port"]
         self.server = f"127.0.0.1:{self.grpc_port}"
-        self.worker = self._start("quench-worker", [
-            "--coordinator", self.server, "--token-file", str(self.token_file),
-            "--name", "python-test-worker"])
-        deadline = time.monotonic() + 20
-        while "python-test-worker: connected" not in self.log("quenchd"):
-            if self.worker.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the worker did not connect: " + self.log("quench-worker"))
-            time.sleep(0.05)
+        self.worker = Daemon([
+            str(self.bin_dir / "quench-worker"), "--coordinator", self.server, "--token-file",
+            str(self.token_file), "--name", "python-test-worker"],
+            self.work / "quench-worker.log")
 
-    def _start(self, name, args):
-        log = open(self.work / f"{name}.log", "wb")
-        self.logs.append(log)
-        return subprocess.Popen([str(self.bin_dir / name), *args], stdout=log,
-                                stderr=subprocess.STDOUT)
-
-    def log(self, name: str) -> str:
-        return (self.work / f"{name}.log").read_text(errors="replace")
+        def connected():
+            if self.worker.process.poll() is not None:
+                raise AssertionError("the worker exited: " + self.worker.output())
+            return "python-test-worker: connected" in self.quenchd.output()
+        wait_for(connected, 20, "the worker to connect")
 
     def close(self):
-        for process in (self.worker, self.quenchd):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in (self.worker, self.quenchd):
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        for log in self.logs:
-            log.close()
+        self.worker.stop(20)
+        self.quenchd.stop(20)
